@@ -1,0 +1,34 @@
+/** RMSNorm over the rows of a (rows, dim) f32 buffer. Kernel: wgsl/rmsnorm.wgsl. */
+import source from '../../../wgsl/rmsnorm.wgsl';
+import type { Gpu } from '../device';
+import { DTYPE_CODE, type WeightDtype } from '../dtype';
+import { bindGroup, createUniform, dispatch, f32Bits, getPipeline } from '../kernel';
+
+export interface RmsNormShape {
+  dim: number;
+  eps: number;
+  weightDtype: WeightDtype;
+}
+
+export interface RmsNormBindings {
+  out: GPUBuffer; // (rows, dim) f32
+  x: GPUBuffer; // (rows, dim) f32, may not alias out
+  weight: GPUBuffer; // (dim) packed weightDtype
+  step: GPUBuffer; // Step uniform: rows
+}
+
+export interface EncodedOp {
+  /** Records the dispatch for `rows` rows into the pass. */
+  encode(pass: GPUComputePassEncoder, rows: number): void;
+}
+
+export async function createRmsNorm(gpu: Gpu, shape: RmsNormShape) {
+  const pipeline = await getPipeline(gpu, 'rmsnorm', source, { DTYPE: DTYPE_CODE[shape.weightDtype] });
+  const params = createUniform(gpu, [shape.dim, f32Bits(shape.eps)], 'rmsnorm.params');
+  return {
+    bind(b: RmsNormBindings): EncodedOp {
+      const group = bindGroup(gpu, pipeline, [b.out, b.x, b.weight, params, b.step], 'rmsnorm');
+      return { encode: (pass, rows) => dispatch(pass, pipeline, group, rows) };
+    },
+  };
+}
