@@ -1,0 +1,121 @@
+/**
+ * Engine benchmark: prefill tokens/s and decode ms/token for a model shape with random weights made on
+ * the GPU (nothing large is carried), at several context lengths. Prints a table, writes JSON under
+ * bench/results/. Run: `npm run bench -- --shape llama-3.2-1b --contexts 1024,8192 --dtype bf16`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { acquireGpu, type Gpu } from '../src/gpu/device';
+import type { WeightDtype } from '../src/gpu/dtype';
+import { type Args, num, str } from '../src/cli/args';
+import { randomWeights, SHAPES, weightStats } from './random-model';
+import { Transformer } from '../src/model/forward';
+import { rng } from '../src/ref/random';
+
+/** Measured ceilings of the card the goals refer to (H200: copy bandwidth, f32 peak). */
+const H200 = { copyBytesPerS: 4.3e12, f32FlopsPerS: 67e12 };
+
+export interface BenchRow {
+  context: number;
+  prefillMs: number;
+  prefillTokPerS: number;
+  prefillTflops: number;
+  decodeMsPerToken: number;
+  decodeBytesPerToken: number;
+  decodeGBps: number;
+  decodeBandwidthFraction: number;
+  prefillPeakFraction: number;
+}
+
+export async function runBench(args: Args): Promise<number> {
+  const shapeName = str(args, 'shape', 'llama-3.2-1b');
+  const shape = SHAPES[shapeName];
+  if (!shape) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
+  const dtype = str(args, 'dtype', 'bf16') as WeightDtype;
+  if (!['f32', 'f16', 'bf16'].includes(dtype)) throw new Error(`--dtype must be f32, f16 or bf16`);
+  const contexts = str(args, 'contexts', '1024,8192').split(',').map(Number);
+  const decodeTokens = num(args, 'decode-tokens', 32);
+  const chunk = num(args, 'chunk', 512);
+  const kvF16 = str(args, 'kv', 'f16') === 'f16';
+  const gpu: Gpu = await acquireGpu();
+  console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
+  const config = { ...shape, vocabSize: num(args, 'vocab', shape.vocabSize) };
+  const weights = await randomWeights(gpu, config, dtype);
+  const model = await Transformer.create(gpu, config, weights, { chunk, kvF16 });
+  const stats = weightStats(config, dtype);
+  const random = rng(42);
+  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(random() * config.vocabSize));
+
+  // Warm-up: pipelines, caches, first-use costs.
+  await model.prefill(ids(Math.min(chunk, 64)));
+  model.decode(1);
+  await model.readArgmax();
+
+  const rows: BenchRow[] = [];
+  for (const ctx of contexts) {
+    model.reset();
+    const t0 = performance.now();
+    await model.prefill(ids(ctx));
+    let tok = await model.readArgmax();
+    const prefillMs = performance.now() - t0;
+    const times: number[] = [];
+    for (let i = 0; i < decodeTokens; i++) {
+      const t = performance.now();
+      model.decode(tok);
+      tok = await model.readArgmax();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    const decodeMs = times[Math.floor(times.length / 2)];
+    const kvBytes = 2 * config.nLayers * config.nKvHeads * config.headDim * (ctx + decodeTokens / 2) * (kvF16 ? 2 : 4);
+    const decodeBytes = stats.decodeWeightBytes + kvBytes;
+    const attnFlops = 2 * 2 * config.nLayers * config.nHeads * config.headDim * ((ctx * (ctx + 1)) / 2);
+    const prefillFlops = 2 * stats.matmulParams * ctx + attnFlops + 2 * config.vocabSize * config.hiddenSize;
+    const row: BenchRow = {
+      context: ctx,
+      prefillMs,
+      prefillTokPerS: ctx / (prefillMs / 1000),
+      prefillTflops: prefillFlops / (prefillMs / 1000) / 1e12,
+      decodeMsPerToken: decodeMs,
+      decodeBytesPerToken: decodeBytes,
+      decodeGBps: decodeBytes / (decodeMs / 1000) / 1e9,
+      decodeBandwidthFraction: decodeBytes / (decodeMs / 1000) / H200.copyBytesPerS,
+      prefillPeakFraction: prefillFlops / (prefillMs / 1000) / H200.f32FlopsPerS,
+    };
+    rows.push(row);
+    console.error(`context ${ctx}: prefill ${prefillMs.toFixed(0)} ms, decode ${decodeMs.toFixed(3)} ms/token`);
+  }
+
+  printTable(rows);
+  const result = {
+    bench: 'engine',
+    shape: shapeName,
+    dtype,
+    kv: kvF16 ? 'f16' : 'f32',
+    chunk,
+    decodeTokens,
+    adapter: gpu.adapter,
+    ceilings: H200,
+    weights: stats,
+    date: new Date().toISOString(),
+    rows,
+  };
+  const dir = str(args, 'out', 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/engine-${shapeName}-${dtype}-${(gpu.adapter.architecture || gpu.adapter.vendor || 'gpu').replace(/[^\w.-]/g, '_')}.json`;
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log(`wrote ${file}`);
+  model.destroy();
+  weights.destroy();
+  return 0;
+}
+
+function printTable(rows: BenchRow[]): void {
+  console.log('| context | prefill tok/s | prefill TFLOP/s | % f32 peak | decode ms/token | decode GB/s | % copy BW |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.context} | ${r.prefillTokPerS.toFixed(0)} | ${r.prefillTflops.toFixed(2)} | ${(100 * r.prefillPeakFraction).toFixed(1)} | ` +
+        `${r.decodeMsPerToken.toFixed(3)} | ${r.decodeGBps.toFixed(0)} | ${(100 * r.decodeBandwidthFraction).toFixed(1)} |`,
+    );
+  }
+}

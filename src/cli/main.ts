@@ -1,0 +1,33 @@
+/**
+ * Node entry: `npm run cli -- <command> [flags]`.
+ *   generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--temperature T --top-k K --top-p P --seed S] [--json]
+ *   bench    (see bench/engine-bench.ts)
+ */
+import { parseArgs } from './args';
+import { runGenerate } from './generate';
+import { runBench } from '../../bench/engine-bench';
+
+const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--json]
+       npm run cli -- bench [--shape llama-3.2-1b] [--contexts 1024,8192] [--dtype bf16]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const args = parseArgs(rest, ['greedy', 'json', 'help']);
+  switch (command) {
+    case 'generate':
+      return runGenerate(args);
+    case 'bench':
+      return runBench(args);
+    default:
+      console.error(USAGE);
+      return command === undefined || command === '--help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

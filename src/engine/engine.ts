@@ -1,0 +1,195 @@
+/**
+ * The engine: load a Hugging Face model folder onto the GPU, then prefill and generate. The same class
+ * runs in a browser Worker and in Node; the page talks to it through src/worker/api.ts.
+ */
+import { acquireGpu, type Gpu } from '../gpu/device';
+import { renderChat, type ChatMessage } from '../model/chat-template';
+import type { ModelConfig } from '../model/config';
+import { Transformer } from '../model/forward';
+import { parseGenerationConfig, type GenerationConfig } from '../model/generation-config';
+import { openCheckpoint, type ModelFiles } from '../model/model-files';
+import { Tokenizer } from '../model/tokenizer';
+import { uploadWeights, type GpuWeights, type UploadProgress } from '../model/upload';
+import { isGreedy, Sampler, type SamplingOptions } from './sampler';
+
+export interface LoadOptions {
+  gpu?: Gpu;
+  onProgress?: (p: UploadProgress) => void;
+  /** Prefill chunk rows (default 256). */
+  prefillChunk?: number;
+  /** KV cache precision; default f32 for f32 checkpoints, f16 otherwise. */
+  kvDtype?: 'f32' | 'f16';
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  sampling?: SamplingOptions;
+  /** Stop when one of these ids is produced (default: generation_config / tokenizer EOS). */
+  eosIds?: readonly number[];
+  /** Stop when the text ends with one of these (the stop string is cut from the text). */
+  stopStrings?: readonly string[];
+  onToken?: (id: number, textDelta: string) => void;
+  /** Called after each prefill layer with (layersDone, nLayers). */
+  onPrefillProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  /** Read back and keep the full logits of every generated position (tests and analysis). */
+  keepLogits?: boolean;
+  /** Append to the current context instead of starting a new one. */
+  continueContext?: boolean;
+}
+
+export type StopReason = 'eos' | 'stop' | 'length' | 'aborted';
+
+export interface GenerateResult {
+  promptTokens: number[];
+  tokens: number[];
+  text: string;
+  prefillMs: number;
+  decodeMs: number;
+  stopReason: StopReason;
+  logits?: Float32Array[];
+}
+
+export interface EngineInfo {
+  adapter: Gpu['adapter'];
+  model: string;
+  config: ModelConfig;
+  weightBytes: number;
+  kvDtype: 'f32' | 'f16';
+}
+
+export class Engine {
+  /** The last generated token when it was not yet fed back (it opens the next continued turn). */
+  private pending: number | undefined;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly name: string,
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer,
+    readonly generation: GenerationConfig,
+    readonly chatTemplate: string | undefined,
+    private readonly weights: GpuWeights,
+    readonly forward: Transformer,
+  ) {}
+
+  static async load(files: ModelFiles, options: LoadOptions = {}): Promise<Engine> {
+    const gpu = options.gpu ?? (await acquireGpu());
+    const ckpt = await openCheckpoint(files);
+    const tokenizer = await Tokenizer.load(ckpt.tokenizerJson, ckpt.tokenizerConfig, ckpt.config);
+    const generation = parseGenerationConfig(ckpt.generationConfig, ckpt.config);
+    const weights = await uploadWeights(gpu, ckpt, { onProgress: options.onProgress });
+    const f32Model = weights.embed.dtype === 'f32' && weights.layers[0].q.dtype === 'f32';
+    const kvF16 = (options.kvDtype ?? (f32Model ? 'f32' : 'f16')) === 'f16';
+    const forward = await Transformer.create(gpu, ckpt.config, weights, { chunk: options.prefillChunk ?? 256, kvF16 });
+    const template = ckpt.tokenizerConfig?.chat_template;
+    return new Engine(
+      gpu,
+      files.name,
+      ckpt.config,
+      tokenizer,
+      generation,
+      typeof template === 'string' ? template : undefined,
+      weights,
+      forward,
+    );
+  }
+
+  info(): EngineInfo {
+    return {
+      adapter: this.gpu.adapter,
+      model: this.name,
+      config: this.config,
+      weightBytes: this.weights.bytes,
+      kvDtype: this.forward.options.kvF16 ? 'f16' : 'f32',
+    };
+  }
+
+  /** Token ids of `text`; an empty text gives the BOS token alone. */
+  encode(text: string, addBos = true): number[] {
+    return this.tokenizer.encode(text, { addBos });
+  }
+
+  renderChat(messages: readonly ChatMessage[]): string {
+    return renderChat(this.chatTemplate, messages, {
+      addGenerationPrompt: true,
+      bosToken: this.tokenizer.bosToken,
+      eosToken: this.tokenizer.eosToken,
+    });
+  }
+
+  /** Prefills `promptIds` (after the current context when continueContext) and generates. */
+  async generate(promptIds: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
+    const f = this.forward;
+    if (o.continueContext && this.pending !== undefined) promptIds = [this.pending, ...promptIds];
+    if (!o.continueContext) f.reset();
+    this.pending = undefined;
+    const vocab = this.config.vocabSize;
+    const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad !== undefined) throw new RangeError(`token id ${bad} is outside the vocabulary (size ${vocab})`);
+    const eos = new Set(o.eosIds ?? this.generation.eosTokenIds);
+    const sampling = o.sampling ?? {};
+    const greedy = isGreedy(sampling) && !o.keepLogits;
+    const sampler = new Sampler(sampling);
+    const next = async (): Promise<{ id: number; logits?: Float32Array }> => {
+      if (greedy) return { id: await f.readArgmax() };
+      const logits = await f.readLogits();
+      return { id: sampler.sample(logits), logits: o.keepLogits ? logits : undefined };
+    };
+
+    const t0 = performance.now();
+    await f.prefill(promptIds, {
+      signal: o.signal,
+      onLayer: (l) => o.onPrefillProgress?.(l + 1, this.config.nLayers),
+    });
+    let cur = await next();
+    const prefillMs = performance.now() - t0;
+
+    const tokens: number[] = [];
+    const logits: Float32Array[] = [];
+    const stream = this.tokenizer.streamDecoder();
+    let text = '';
+    let stopReason: StopReason = 'length';
+    const t1 = performance.now();
+    while (tokens.length < o.maxTokens) {
+      if (o.signal?.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      if (cur.logits) logits.push(cur.logits);
+      if (eos.has(cur.id)) {
+        stopReason = 'eos';
+        break;
+      }
+      tokens.push(cur.id);
+      const delta = stream.push(cur.id);
+      text += delta;
+      o.onToken?.(cur.id, delta);
+      const stop = o.stopStrings?.find((s) => s && text.endsWith(s));
+      if (stop) {
+        text = text.slice(0, -stop.length);
+        stopReason = 'stop';
+        break;
+      }
+      if (tokens.length >= o.maxTokens) break;
+      f.decode(cur.id);
+      cur = await next();
+    }
+    const decodeMs = performance.now() - t1;
+    if ((stopReason === 'length' || stopReason === 'stop') && tokens.length) this.pending = tokens[tokens.length - 1];
+    return {
+      promptTokens: [...promptIds],
+      tokens,
+      text,
+      prefillMs,
+      decodeMs,
+      stopReason,
+      logits: o.keepLogits ? logits : undefined,
+    };
+  }
+
+  destroy(): void {
+    this.forward.destroy();
+    this.weights.destroy();
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The transformer forward pass on WebGPU (Llama / Qwen2 / Mistral): prefill in chunks, layer by layer,
+ * and one-token decode steps. Every pipeline, buffer and bind group is made here, once; a step only
+ * writes the Step uniform, records dispatches and submits.
+ *
+ *   x = embed(ids)
+ *   for each layer:  xb = rmsnorm(x) · ln1
+ *                    q, k, v = xb Wq^T (+bq), xb Wk^T (+bk), xb Wv^T (+bv)
+ *                    q, k = rope(q, k);  cache[pos] = k, v
+ *                    x += attention(q, cache) Wo^T
+ *                    xb = rmsnorm(x) · ln2
+ *                    x += (silu(xb Wg^T) · xb Wu^T) Wd^T
+ *   logits = (rmsnorm(x_last) · norm) Wlm^T
+ */
+import type { Gpu } from '../gpu/device';
+import { createStorage, readF32, readU32, uploadStorage } from '../gpu/kernel';
+import { createArgmax } from '../gpu/ops/argmax';
+import { createAttentionDecode } from '../gpu/ops/attention-decode';
+import { createAttentionPrefill } from '../gpu/ops/attention-prefill';
+import { createEmbedding } from '../gpu/ops/embedding';
+import { createLinear } from '../gpu/ops/linear';
+import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
+import { createRopeKv } from '../gpu/ops/rope-kv';
+import { createSiluMul } from '../gpu/ops/silu-mul';
+import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
+import { Usage } from '../gpu/usage';
+import { FullCache } from '../kv/full-cache';
+import type { ModelConfig } from './config';
+import { inverseFrequencies } from './rope-freqs';
+import type { GpuWeights, LayerWeights } from './upload';
+
+export interface ForwardOptions {
+  /** Rows per prefill chunk (matrix-matrix kernels work on this many tokens at once). */
+  chunk: number;
+  /** Store the KV cache as f16 (two values per u32 word) instead of f32. */
+  kvF16: boolean;
+}
+
+interface LayerOps {
+  norm1: EncodedOp;
+  q: EncodedOp;
+  k: EncodedOp;
+  v: EncodedOp;
+  rope: EncodedOp;
+  attnPrefill: EncodedOp;
+  attnDecode: EncodedOp;
+  o: EncodedOp;
+  norm2: EncodedOp;
+  gate: EncodedOp;
+  up: EncodedOp;
+  silu: EncodedOp;
+  down: EncodedOp;
+}
+
+type Factory<T> = T extends (gpu: Gpu, shape: infer _S) => Promise<infer R> ? R : never;
+type Kernels = {
+  norm: Factory<typeof createRmsNorm>;
+  q: Factory<typeof createLinear>;
+  k: Factory<typeof createLinear>;
+  v: Factory<typeof createLinear>;
+  o: Factory<typeof createLinear>;
+  gate: Factory<typeof createLinear>;
+  up: Factory<typeof createLinear>;
+  down: Factory<typeof createLinear>;
+  rope: Factory<typeof createRopeKv>;
+  attnPrefill: Factory<typeof createAttentionPrefill>;
+  attnDecode: Factory<typeof createAttentionDecode>;
+  silu: Factory<typeof createSiluMul>;
+};
+
+export class Transformer {
+  /** Tokens in the cache (the next token's position). */
+  length = 0;
+  readonly cache: FullCache;
+
+  private layers: LayerOps[] = [];
+  private readonly step: GPUBuffer;
+  private readonly stepOne: GPUBuffer;
+  private readonly b: ReturnType<Transformer['allocate']>;
+  private kernels!: Kernels;
+  private embed!: EncodedOp;
+  private finalNorm!: EncodedOp;
+  private lmHead!: EncodedOp;
+  private argmaxOp!: EncodedOp;
+  private invFreq: GPUBuffer;
+
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    private readonly weights: GpuWeights,
+    readonly options: ForwardOptions,
+  ) {
+    this.cache = new FullCache(gpu, {
+      nLayers: config.nLayers,
+      nKvHeads: config.nKvHeads,
+      headDim: config.headDim,
+      f16: options.kvF16,
+    });
+    this.step = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }, 'step');
+    this.stepOne = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }, 'step.one');
+    this.invFreq = uploadStorage(gpu, inverseFrequencies(config), 'rope.invFreq');
+    this.b = this.allocate();
+  }
+
+  static async create(gpu: Gpu, config: ModelConfig, weights: GpuWeights, options: ForwardOptions): Promise<Transformer> {
+    const t = new Transformer(gpu, config, weights, options);
+    await t.build();
+    return t;
+  }
+
+  /** Working buffers, sized for one prefill chunk. */
+  private allocate() {
+    const c = this.config;
+    const C = this.options.chunk;
+    const s = (n: number, label: string) => createStorage(this.gpu, n * 4, label);
+    return {
+      x: s(C * c.hiddenSize, 'x'), // (C, D) residual stream
+      xb: s(C * c.hiddenSize, 'xb'), // (C, D) normed
+      q: s(C * c.nHeads * c.headDim, 'q'), // (C, Hq·d)
+      k: s(C * c.nKvHeads * c.headDim, 'k'), // (C, Hkv·d)
+      v: s(C * c.nKvHeads * c.headDim, 'v'), // (C, Hkv·d)
+      att: s(C * c.nHeads * c.headDim, 'att'), // (C, Hq·d)
+      g: s(C * c.intermediateSize, 'gate'), // (C, F)
+      u: s(C * c.intermediateSize, 'up'), // (C, F)
+      h: s(C * c.intermediateSize, 'h'), // (C, F)
+      ids: s(C, 'ids'), // (C) u32
+      xLast: s(c.hiddenSize, 'x.last'), // (1, D)
+      xLastNorm: s(c.hiddenSize, 'x.last.norm'), // (1, D)
+      logits: s(c.vocabSize, 'logits'), // (V)
+      token: s(4, 'argmax'), // (1) u32
+    };
+  }
+
+  private async build(): Promise<void> {
+    const c = this.config;
+    const w = this.weights;
+    const D = c.hiddenSize;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const F = c.intermediateSize;
+    const dt = (t: { dtype: 'f32' | 'f16' | 'bf16' }) => t.dtype;
+    const l0 = w.layers[0];
+    const lin = (K: number, N: number, t: { dtype: 'f32' | 'f16' | 'bf16' }, hasBias: boolean, accumulate: boolean) =>
+      createLinear(this.gpu, { inFeatures: K, outFeatures: N, dtype: dt(t), hasBias, accumulate });
+    const attnShape = {
+      nHeads: c.nHeads,
+      nKvHeads: c.nKvHeads,
+      headDim: c.headDim,
+      capacity: 0,
+      cacheF16: this.options.kvF16,
+      window: c.slidingWindow ?? 0,
+    };
+    this.kernels = {
+      norm: await createRmsNorm(this.gpu, { dim: D, eps: c.rmsNormEps, weightDtype: 'f32' }),
+      q: await lin(D, qDim, l0.q, !!l0.qBias, false),
+      k: await lin(D, kvDim, l0.k, !!l0.kBias, false),
+      v: await lin(D, kvDim, l0.v, !!l0.vBias, false),
+      o: await lin(qDim, D, l0.o, false, true),
+      gate: await lin(D, F, l0.gate, false, false),
+      up: await lin(D, F, l0.up, false, false),
+      down: await lin(F, D, l0.down, false, true),
+      rope: await createRopeKv(this.gpu, attnShape),
+      attnPrefill: await createAttentionPrefill(this.gpu, attnShape),
+      attnDecode: await createAttentionDecode(this.gpu, attnShape),
+      silu: await createSiluMul(this.gpu, { features: F }),
+    };
+    const b = this.b;
+    const embed = await createEmbedding(this.gpu, { dim: D, dtype: w.embed.dtype });
+    this.embed = embed.bind({ out: b.x, ids: b.ids, parts: w.embed.parts, step: this.step });
+    this.finalNorm = this.kernels.norm.bind({ out: b.xLastNorm, x: b.xLast, weight: w.norm, step: this.stepOne });
+    const head = await createLinear(this.gpu, {
+      inFeatures: D,
+      outFeatures: c.vocabSize,
+      dtype: w.lmHead.dtype,
+      hasBias: false,
+      accumulate: false,
+    });
+    this.lmHead = head.bind({ out: b.logits, x: b.xLastNorm, parts: w.lmHead.parts, step: this.stepOne });
+    const argmax = await createArgmax(this.gpu, { n: c.vocabSize });
+    const am = argmax.bind({ out: b.token, logits: b.logits });
+    this.argmaxOp = { encode: (pass) => am.encode(pass) };
+    this.ensureCache(1);
+  }
+
+  /** Grows the cache for `tokens` positions and rebinds the layer ops when its buffers changed. */
+  private ensureCache(tokens: number): void {
+    if (!this.cache.ensure(tokens, this.length) && this.layers.length) return;
+    this.layers = this.weights.layers.map((lw, l) => this.bindLayer(lw, l));
+  }
+
+  private bindLayer(lw: LayerWeights, l: number): LayerOps {
+    const k = this.kernels;
+    const b = this.b;
+    const step = this.step;
+    const cache = { kCache: this.cache.k[l], vCache: this.cache.v[l] };
+    return {
+      norm1: k.norm.bind({ out: b.xb, x: b.x, weight: lw.inputNorm, step }),
+      q: k.q.bind({ out: b.q, x: b.xb, parts: lw.q.parts, bias: lw.qBias, step }),
+      k: k.k.bind({ out: b.k, x: b.xb, parts: lw.k.parts, bias: lw.kBias, step }),
+      v: k.v.bind({ out: b.v, x: b.xb, parts: lw.v.parts, bias: lw.vBias, step }),
+      rope: k.rope.bind({ q: b.q, k: b.k, v: b.v, ...cache, invFreq: this.invFreq, step, capacity: this.cache.capacity }),
+      attnPrefill: k.attnPrefill.bind({ out: b.att, q: b.q, ...cache, step, capacity: this.cache.capacity }),
+      attnDecode: k.attnDecode.bind({ out: b.att, q: b.q, ...cache, step, capacity: this.cache.capacity }),
+      o: k.o.bind({ out: b.x, x: b.att, parts: lw.o.parts, step }),
+      norm2: k.norm.bind({ out: b.xb, x: b.x, weight: lw.postNorm, step }),
+      gate: k.gate.bind({ out: b.g, x: b.xb, parts: lw.gate.parts, step }),
+      up: k.up.bind({ out: b.u, x: b.xb, parts: lw.up.parts, step }),
+      silu: k.silu.bind({ out: b.h, a: b.g, b: b.u, step }),
+      down: k.down.bind({ out: b.x, x: b.h, parts: lw.down.parts, step }),
+    };
+  }
+
+  /** One transformer block over `rows` tokens of the working buffers (decode when kvLen is given). */
+  private encodeLayer(pass: GPUComputePassEncoder, L: LayerOps, rows: number, decodeKvLen?: number): void {
+    L.norm1.encode(pass, rows);
+    L.q.encode(pass, rows);
+    L.k.encode(pass, rows);
+    L.v.encode(pass, rows);
+    L.rope.encode(pass, rows);
+    if (decodeKvLen === undefined) L.attnPrefill.encode(pass, rows);
+    else L.attnDecode.encode(pass, decodeKvLen);
+    L.o.encode(pass, rows);
+    L.norm2.encode(pass, rows);
+    L.gate.encode(pass, rows);
+    L.up.encode(pass, rows);
+    L.silu.encode(pass, rows);
+    L.down.encode(pass, rows);
+  }
+
+  private encodeLogits(enc: GPUCommandEncoder, rowOffset: number): void {
+    const D = this.config.hiddenSize;
+    enc.copyBufferToBuffer(this.b.x, rowOffset * D * 4, this.b.xLast, 0, D * 4);
+    const pass = enc.beginComputePass();
+    this.finalNorm.encode(pass, 1);
+    this.lmHead.encode(pass, 1);
+    this.argmaxOp.encode(pass, 1);
+    pass.end();
+  }
+
+  /**
+   * Appends `ids` to the context: runs every layer over all new tokens (chunk by chunk), then computes
+   * the logits of the last one. `onLayer(l)` is called after each layer; `signal` aborts between layers.
+   */
+  async prefill(ids: ArrayLike<number>, hooks: { onLayer?: (layer: number) => void; signal?: AbortSignal } = {}): Promise<void> {
+    const T = ids.length;
+    if (T === 0) throw new RangeError('prefill needs at least one token');
+    const c = this.config;
+    const C = this.options.chunk;
+    const pos0 = this.length;
+    this.ensureCache(pos0 + T);
+    const nChunks = Math.ceil(T / C);
+    const D = c.hiddenSize;
+    const rowsOf = (i: number) => Math.min(C, T - i * C);
+    // Step parameters of every chunk, copied into the Step uniform before each chunk's pass.
+    const table = this.gpu.device.createBuffer({ size: nChunks * STEP_BYTES, usage: Usage.COPY_SRC | Usage.COPY_DST });
+    const words = new Uint32Array(nChunks * 4);
+    for (let i = 0; i < nChunks; i++) {
+      words.set(stepWords({ rows: rowsOf(i), pos: pos0 + i * C, kvLen: pos0 + i * C + rowsOf(i) }), i * 4);
+    }
+    this.gpu.device.queue.writeBuffer(table, 0, words);
+    const idsBuf = uploadStorage(this.gpu, Uint32Array.from(ids), 'prefill.ids');
+    // The residual stream of every chunk between layers: (rows_i, D) each.
+    const hidden = Array.from({ length: nChunks }, (_, i) => createStorage(this.gpu, rowsOf(i) * D * 4, `hidden${i}`));
+    try {
+      let enc = this.gpu.device.createCommandEncoder();
+      for (let i = 0; i < nChunks; i++) {
+        enc.copyBufferToBuffer(table, i * STEP_BYTES, this.step, 0, STEP_BYTES);
+        enc.copyBufferToBuffer(idsBuf, i * C * 4, this.b.ids, 0, rowsOf(i) * 4);
+        const pass = enc.beginComputePass();
+        this.embed.encode(pass, rowsOf(i));
+        pass.end();
+        enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
+      }
+      for (let l = 0; l < c.nLayers; l++) {
+        for (let i = 0; i < nChunks; i++) {
+          enc.copyBufferToBuffer(table, i * STEP_BYTES, this.step, 0, STEP_BYTES);
+          enc.copyBufferToBuffer(hidden[i], 0, this.b.x, 0, rowsOf(i) * D * 4);
+          const pass = enc.beginComputePass();
+          this.encodeLayer(pass, this.layers[l], rowsOf(i));
+          pass.end();
+          if (l < c.nLayers - 1 || i < nChunks - 1) enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
+        }
+        this.gpu.device.queue.submit([enc.finish()]);
+        await this.gpu.device.queue.onSubmittedWorkDone();
+        hooks.onLayer?.(l);
+        if (hooks.signal?.aborted) throw hooks.signal.reason ?? new DOMException('aborted', 'AbortError');
+        enc = this.gpu.device.createCommandEncoder();
+      }
+      this.encodeLogits(enc, rowsOf(nChunks - 1) - 1);
+      this.gpu.device.queue.submit([enc.finish()]);
+      this.length = pos0 + T;
+    } finally {
+      for (const h of hidden) h.destroy();
+      idsBuf.destroy();
+      table.destroy();
+    }
+  }
+
+  /** Feeds one token at position `length` and computes its logits (one submission). */
+  decode(token: number): void {
+    const pos = this.length;
+    this.ensureCache(pos + 1);
+    writeStep(this.gpu, this.step, { rows: 1, pos, kvLen: pos + 1 });
+    this.gpu.device.queue.writeBuffer(this.b.ids, 0, Uint32Array.of(token));
+    const enc = this.gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    this.embed.encode(pass, 1);
+    for (const L of this.layers) this.encodeLayer(pass, L, 1, pos + 1);
+    pass.end();
+    this.encodeLogits(enc, 0);
+    this.gpu.device.queue.submit([enc.finish()]);
+    this.length = pos + 1;
+  }
+
+  /** The argmax of the last logits (a 4-byte readback). */
+  async readArgmax(): Promise<number> {
+    return (await readU32(this.gpu, this.b.token, 1))[0];
+  }
+
+  async readLogits(): Promise<Float32Array> {
+    return readF32(this.gpu, this.b.logits, this.config.vocabSize);
+  }
+
+  /** Forgets the context (the cache buffers stay allocated). */
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** GPU bytes this forward pass allocated besides the weights. */
+  allocatedBytes(): number {
+    const work = Object.values(this.b).reduce((s, buf) => s + buf.size, 0);
+    return work + this.cache.allocatedBytes();
+  }
+
+  destroy(): void {
+    for (const buf of Object.values(this.b)) buf.destroy();
+    this.cache.destroy();
+    this.step.destroy();
+    this.stepOne.destroy();
+    this.invFreq.destroy();
+  }
+}

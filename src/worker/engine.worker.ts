@@ -1,0 +1,5 @@
+/** The module Worker entry: exposes the EngineService over Comlink. The page never touches WebGPU. */
+import * as Comlink from 'comlink';
+import { EngineService } from './engine-service';
+
+Comlink.expose(new EngineService());
