@@ -1,0 +1,161 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Gpu } from '../src/gpu/device';
+import type { WeightDtype } from '../src/gpu/dtype';
+import { readF32, uploadStorage } from '../src/gpu/kernel';
+import { createLinear, MATMUL_LARGE, MATMUL_SMALL, type MatmulTile } from '../src/gpu/ops/linear';
+import { planRowSplit, type WeightPart } from '../src/gpu/split';
+import { createStep } from '../src/gpu/step';
+import { linearRef } from '../src/ref/linear';
+import { packWeights, roundTo } from '../src/ref/pack';
+import { randn } from '../src/ref/random';
+import { poison, relError, requireGpu, runPass } from './gpu';
+
+interface Case {
+  rows: number;
+  k: number;
+  n: number;
+  dtype: WeightDtype;
+  bias?: boolean;
+  accumulate?: boolean;
+  parts?: number[]; // row counts of each part of W
+  colOffset?: number;
+  outStride?: number;
+  tile?: MatmulTile;
+  threads?: number;
+}
+
+function name(c: Case): string {
+  const opts = [c.bias && 'bias', c.accumulate && 'accumulate', c.parts && `parts ${c.parts.join('+')}`, c.tile && `tile ${c.tile.wgM}x${c.tile.wgN}`];
+  return `(${c.rows}, ${c.k})·(${c.n}, ${c.k}) ${c.dtype} ${opts.filter(Boolean).join(' ')}`;
+}
+
+describe('linear kernels', () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await requireGpu();
+  });
+
+  async function check(c: Case): Promise<void> {
+    const { rows, k, n, dtype } = c;
+    const seed = rows * 1000 + k * 7 + n;
+    const outStride = c.outStride ?? n;
+    const colOffset = c.colOffset ?? 0;
+    const x = randn(seed, rows * k);
+    const w = randn(seed + 1, n * k, 0.5);
+    const bias = c.bias ? randn(seed + 2, n) : undefined;
+    const prior = randn(seed + 3, rows * outStride);
+
+    const want = c.accumulate ? prior.slice() : new Float32Array(rows * outStride);
+    linearRef(want, x, roundTo(w, dtype), bias, { rows, inFeatures: k, outFeatures: n, outStride, colOffset, accumulate: c.accumulate });
+
+    const op = await createLinear(gpu, {
+      inFeatures: k,
+      outFeatures: n,
+      dtype,
+      hasBias: !!bias,
+      accumulate: !!c.accumulate,
+      outStride,
+      colOffset,
+      maxRows: rows,
+      matmulTile: c.tile ?? MATMUL_SMALL,
+      matvecThreads: c.threads,
+    });
+    const counts = c.parts ?? [n];
+    const parts: WeightPart[] = [];
+    let rowStart = 0;
+    for (const rowCount of counts) {
+      const rowsOfW = w.subarray(rowStart * k, (rowStart + rowCount) * k);
+      parts.push({ buffer: uploadStorage(gpu, packWeights(rowsOfW, dtype)), rowStart, rowCount });
+      rowStart += rowCount;
+    }
+    const out = uploadStorage(gpu, prior);
+    if (!c.accumulate) poison(gpu, out);
+    const bound = op.bind({
+      out,
+      x: uploadStorage(gpu, x),
+      parts,
+      bias: bias && uploadStorage(gpu, bias),
+      step: createStep(gpu, { rows, pos: 0, kvLen: rows }),
+    });
+    await runPass(gpu, (pass) => bound.encode(pass, rows));
+    const got = await readF32(gpu, out, rows * outStride);
+    if (!c.accumulate) {
+      // Columns outside [colOffset, colOffset + n) stay poisoned: compare only the written ones.
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < outStride; j++) {
+          if (j < colOffset || j >= colOffset + n) {
+            expect(Number.isNaN(got[r * outStride + j])).toBe(true);
+            got[r * outStride + j] = want[r * outStride + j] = 0;
+          }
+        }
+      }
+    }
+    expect(relError(got, want)).toBeLessThan(1e-5);
+  }
+
+  // Each distinct (dtype, vec4 or scalar path, tile / group width) is a pipeline build, ~1 s on
+  // SwiftShader: the cases cover every path with as few builds as possible.
+  const matvec: Case[] = [
+    { rows: 1, k: 64, n: 96, dtype: 'f32' },
+    { rows: 1, k: 64, n: 96, dtype: 'bf16', bias: true },
+    { rows: 1, k: 64, n: 96, dtype: 'f16', accumulate: true },
+    { rows: 3, k: 130, n: 70, dtype: 'f32', bias: true, accumulate: true },
+    { rows: 3, k: 130, n: 70, dtype: 'bf16', parts: [30, 25, 15], colOffset: 5, outStride: 80 },
+    { rows: 2, k: 130, n: 70, dtype: 'f16', bias: true },
+    { rows: 1, k: 1040, n: 37, dtype: 'bf16', bias: true, threads: 64 },
+  ];
+  it.each(matvec.map((c) => [name(c), c] as const))('matvec %s', async (_, c) => check(c));
+
+  const matmul: Case[] = [
+    { rows: 37, k: 96, n: 65, dtype: 'f32', bias: true },
+    { rows: 37, k: 96, n: 65, dtype: 'bf16', accumulate: true, parts: [33, 32], colOffset: 3, outStride: 70 },
+    { rows: 9, k: 130, n: 70, dtype: 'f16', bias: true, parts: [40, 30] },
+    { rows: 19, k: 130, n: 30, dtype: 'f32', accumulate: true },
+    { rows: 70, k: 40, n: 131, dtype: 'bf16', bias: true, tile: MATMUL_LARGE, parts: [100, 31], colOffset: 1, outStride: 140 },
+  ];
+  it.each(matmul.map((c) => [name(c), c] as const))('matmul %s', async (_, c) => check(c));
+
+  it('one bound op takes the matvec path for few rows and the matmul path for more', async () => {
+    const [k, n] = [96, 65];
+    const w = randn(5, n * k);
+    const op = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'f32', hasBias: false, accumulate: false });
+    const parts = [{ buffer: uploadStorage(gpu, w), rowStart: 0, rowCount: n }];
+    for (const rows of [2, 6]) {
+      const x = randn(rows, rows * k);
+      const want = new Float32Array(rows * n);
+      linearRef(want, x, w, undefined, { rows, inFeatures: k, outFeatures: n });
+      const out = uploadStorage(gpu, new Float32Array(rows * n));
+      poison(gpu, out);
+      const bound = op.bind({ out, x: uploadStorage(gpu, x), parts, step: createStep(gpu, { rows, pos: 0, kvLen: rows }) });
+      await runPass(gpu, (pass) => bound.encode(pass, rows));
+      expect(relError(await readF32(gpu, out, rows * n), want)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('rejects odd inFeatures for 16-bit weights', async () => {
+    await expect(createLinear(gpu, { inFeatures: 5, outFeatures: 3, dtype: 'bf16', hasBias: false, accumulate: false })).rejects.toThrow(
+      /even inFeatures/,
+    );
+  });
+
+  it('rejects parts that do not cover W', async () => {
+    const op = await createLinear(gpu, { inFeatures: 8, outFeatures: 6, dtype: 'f32', hasBias: false, accumulate: false, maxRows: 1 });
+    const buffer = uploadStorage(gpu, new Float32Array(6 * 8));
+    const b = { out: buffer, x: buffer, step: createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }) };
+    expect(() => op.bind({ ...b, parts: [{ buffer, rowStart: 0, rowCount: 5 }] })).toThrow(/cover 5 rows/);
+    expect(() => op.bind({ ...b, parts: [{ buffer, rowStart: 1, rowCount: 6 }] })).toThrow(/starting at 0/);
+  });
+});
+
+describe('planRowSplit', () => {
+  it('balances parts under the byte limit and covers every row once', () => {
+    const parts = planRowSplit(152_000, 4096, 512 * 1024 * 1024);
+    expect(parts.length).toBe(2);
+    expect(parts[0]).toEqual({ rowStart: 0, rowCount: 76_000 });
+    expect(parts[1]).toEqual({ rowStart: 76_000, rowCount: 76_000 });
+    const odd = planRowSplit(10, 3, 10);
+    expect(odd.map((p) => p.rowCount)).toEqual([3, 3, 2, 2]);
+    expect(planRowSplit(5, 8, 1 << 20)).toEqual([{ rowStart: 0, rowCount: 5 }]);
+    expect(() => planRowSplit(4, 100, 50)).toThrow(/larger than/);
+  });
+});
