@@ -1,93 +1,82 @@
-/** The page: load a model into the engine Worker, prompt it, stream the answer. Never touches WebGPU. */
+/** The page: wires the panels to the engine Worker. Never touches WebGPU itself. */
+import type { Settings } from '../storage/settings';
+import type { CacheReport } from '../worker/api';
+import { createChatCompletions } from '../worker/chat-completions';
 import { Comlink, startEngineWorker } from '../worker/client';
-import type { UploadProgress } from '../model/upload';
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const ui = {
-  adapter: $('adapter'),
-  urlForm: $<HTMLFormElement>('url-form'),
-  url: $<HTMLInputElement>('model-url'),
-  files: $<HTMLInputElement>('model-files'),
-  progress: $<HTMLProgressElement>('load-progress'),
-  status: $('model-status'),
-  prompt: $<HTMLTextAreaElement>('prompt'),
-  maxTokens: $<HTMLInputElement>('max-tokens'),
-  greedy: $<HTMLInputElement>('greedy'),
-  generate: $<HTMLButtonElement>('generate'),
-  stop: $<HTMLButtonElement>('stop'),
-  output: $('output'),
-  stats: $('stats'),
-  error: $('error'),
-};
+import { App } from './app';
+import { showProblem } from './banner';
+import { ComparePanel } from './compare-panel';
+import { ConversationsView } from './conversations-view';
+import { DocumentPanel } from './document-panel';
+import { byId } from './dom';
+import { explainError } from './errors';
+import { ModelPanel } from './model-panel';
+import { SettingsForm } from './settings-form';
+import { renderStats } from './stats-panel';
 
 const { api } = startEngineWorker();
-// Exposed for end-to-end tests and for developers poking at the engine from the console.
-(window as unknown as { rdkv: typeof api }).rdkv = api;
 
-function showError(e: unknown): void {
-  ui.error.hidden = false;
-  ui.error.textContent = e instanceof Error ? e.message : String(e);
-}
+window.addEventListener('error', (e) => showProblem(explainError(e.error ?? e.message)));
+window.addEventListener('unhandledrejection', (e) => showProblem(explainError(e.reason)));
 
-function onProgress(p: UploadProgress): void {
-  ui.progress.hidden = false;
-  ui.progress.value = p.bytesTotal ? p.bytesLoaded / p.bytesTotal : 0;
-  ui.status.textContent = `Loading ${p.tensorsLoaded}/${p.tensorsTotal} tensors, ${(p.bytesLoaded / 2 ** 20).toFixed(1)} of ${(p.bytesTotal / 2 ** 20).toFixed(1)} MiB`;
-}
+let docs: DocumentPanel | null = null;
+let convs: ConversationsView | null = null;
+const settings = new SettingsForm(() => void docs?.render());
+const get = (): Settings => settings.get();
+const app = new App(api, {
+  settings: get,
+  conversationsChanged: () => void convs?.render(),
+  documentChanged: () => void docs?.render(),
+});
+docs = new DocumentPanel(app, get);
+convs = new ConversationsView(app);
+const models = new ModelPanel(app);
+new ComparePanel(app, get);
+void convs.render();
+void docs.render();
 
-async function load(source: Parameters<typeof api.load>[0]): Promise<void> {
-  ui.error.hidden = true;
-  ui.generate.disabled = true;
+const net = byId('net-chip');
+const online = () => (net.hidden = navigator.onLine);
+window.addEventListener('online', online);
+window.addEventListener('offline', online);
+online();
+
+// For developers embedding the engine (OpenAI-style) and for the end-to-end tests.
+const openai = createChatCompletions(api, { wrap: Comlink.proxy, modelName: () => app.info?.model ?? 'none' });
+Object.assign(window, {
+  rdkv: { api, openai, app, showReport: (r: CacheReport, pieces: string[]) => app.showReportWithPieces(r, pieces) },
+});
+
+async function start(): Promise<void> {
+  const chip = byId('adapter');
   try {
-    const info = await api.load(source, Comlink.proxy(onProgress));
-    const c = info.config;
-    ui.status.textContent = `Loaded ${info.model}: ${c.architecture}, ${c.nLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}, ${(info.weightBytes / 2 ** 20).toFixed(1)} MiB of weights`;
-    ui.status.dataset.loaded = 'true';
-    ui.adapter.textContent = `${info.adapter.vendor || 'unknown vendor'} ${info.adapter.architecture}${info.adapter.isFallbackAdapter ? ' (software adapter)' : ''}`;
-    ui.generate.disabled = false;
+    app.probe = await api.probe();
+    const a = app.probe.adapter;
+    chip.textContent = `${a.vendor || 'GPU'} ${a.architecture || a.device}`.trim() + (a.isFallbackAdapter ? ' · software' : '');
+    chip.className = a.isFallbackAdapter ? 'chip warn' : 'chip ok';
+    chip.dataset.webgpu = 'true';
   } catch (e) {
-    ui.status.textContent = 'No model loaded.';
-    showError(e);
-  } finally {
-    ui.progress.hidden = true;
+    chip.textContent = 'no WebGPU';
+    chip.className = 'chip bad';
+    chip.dataset.webgpu = 'false';
+    for (const id of ['load-default', 'open-folder']) byId<HTMLButtonElement>(id).disabled = true;
+    showProblem(explainError(e));
+    renderStats(null, null, null);
+    return;
   }
+  renderStats(app.probe, null, null);
+  await api.onDeviceLost(
+    Comlink.proxy((reason: string) => {
+      app.modelLost();
+      showProblem(explainError(Object.assign(new Error(`The GPU device was lost (${reason}).`), { name: 'DeviceLostError' })));
+      void models.reload();
+    }),
+  );
+  await models.autoload();
 }
 
-ui.urlForm.addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  void load({ kind: 'url', baseUrl: new URL(ui.url.value, location.href).href });
-});
-ui.files.addEventListener('change', () => {
-  if (ui.files.files?.length) void load({ kind: 'files', files: Array.from(ui.files.files) });
-});
+void start();
 
-ui.generate.addEventListener('click', async () => {
-  ui.error.hidden = true;
-  ui.output.textContent = '';
-  ui.generate.disabled = true;
-  ui.stop.disabled = false;
-  try {
-    const result = await api.generate(
-      {
-        prompt: ui.prompt.value,
-        maxTokens: Number(ui.maxTokens.value) || 64,
-        sampling: ui.greedy.checked ? { greedy: true } : { temperature: 0.8, topP: 0.95, seed: Date.now() % 1e9 },
-      },
-      Comlink.proxy((_id: number, delta: string) => {
-        ui.output.textContent += delta;
-      }),
-    );
-    ui.output.textContent = result.text;
-    ui.output.dataset.done = 'true';
-    const tps = result.tokens.length / Math.max(result.decodeMs / 1000, 1e-9);
-    ui.stats.textContent = `${result.promptTokens.length} prompt tokens in ${result.prefillMs.toFixed(0)} ms · ${result.tokens.length} tokens at ${tps.toFixed(1)} tokens/s · stop: ${result.stopReason}`;
-  } catch (e) {
-    showError(e);
-  } finally {
-    ui.generate.disabled = false;
-    ui.stop.disabled = true;
-  }
-});
-ui.stop.addEventListener('click', () => void api.stop());
-
-ui.adapter.textContent = 'navigator.gpu' in navigator ? 'WebGPU available' : 'WebGPU is not available in this browser';
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`).catch((e: unknown) => console.warn('service worker not registered', e));
+}
