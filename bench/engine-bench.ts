@@ -47,7 +47,7 @@ export async function runBench(args: Args): Promise<number> {
 
   // Warm-up: pipelines, caches, first-use costs.
   await model.prefill(ids(Math.min(chunk, 64)));
-  model.decode(1);
+  await model.decode(1);
   await model.readArgmax();
 
   const rows: BenchRow[] = [];
@@ -60,7 +60,7 @@ export async function runBench(args: Args): Promise<number> {
     const times: number[] = [];
     for (let i = 0; i < decodeTokens; i++) {
       const t = performance.now();
-      model.decode(tok);
+      await model.decode(tok);
       tok = await model.readArgmax();
       times.push(performance.now() - t);
     }

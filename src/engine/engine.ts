@@ -7,7 +7,7 @@ import { renderChat, type ChatMessage } from '../model/chat-template';
 import type { ModelConfig } from '../model/config';
 import { Transformer } from '../model/forward';
 import { parseGenerationConfig, type GenerationConfig } from '../model/generation-config';
-import { openCheckpoint, type ModelFiles } from '../model/model-files';
+import { openCheckpoint, type Checkpoint, type ModelFiles } from '../model/model-files';
 import { Tokenizer } from '../model/tokenizer';
 import { uploadWeights, type GpuWeights, type UploadProgress } from '../model/upload';
 import { isGreedy, Sampler, type SamplingOptions } from './sampler';
@@ -68,7 +68,7 @@ export class Engine {
     readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     readonly generation: GenerationConfig,
-    readonly chatTemplate: string | undefined,
+    readonly chatTemplate: Checkpoint['chatTemplate'],
     private readonly weights: GpuWeights,
     readonly forward: Transformer,
   ) {}
@@ -82,14 +82,13 @@ export class Engine {
     const f32Model = weights.embed.dtype === 'f32' && weights.layers[0].q.dtype === 'f32';
     const kvF16 = (options.kvDtype ?? (f32Model ? 'f32' : 'f16')) === 'f16';
     const forward = await Transformer.create(gpu, ckpt.config, weights, { chunk: options.prefillChunk ?? 256, kvF16 });
-    const template = ckpt.tokenizerConfig?.chat_template;
     return new Engine(
       gpu,
       files.name,
       ckpt.config,
       tokenizer,
       generation,
-      typeof template === 'string' ? template : undefined,
+      ckpt.chatTemplate,
       weights,
       forward,
     );
@@ -172,7 +171,7 @@ export class Engine {
         break;
       }
       if (tokens.length >= o.maxTokens) break;
-      f.decode(cur.id);
+      await f.decode(cur.id);
       cur = await next();
     }
     const decodeMs = performance.now() - t1;

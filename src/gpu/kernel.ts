@@ -31,7 +31,7 @@ export function getPipeline(gpu: Gpu, label: string, source: string, constants: 
 async function compile(gpu: Gpu, label: string, source: string, constants: Constants): Promise<GPUComputePipeline> {
   const { device } = gpu;
   device.pushErrorScope('validation');
-  const module = device.createShaderModule({ label, code: `${common}\n${source}` });
+  const module = device.createShaderModule({ label, code: withCommon(source) });
   const pipeline = device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main', constants } });
   const err = await device.popErrorScope();
   if (err) {
@@ -40,6 +40,13 @@ async function compile(gpu: Gpu, label: string, source: string, constants: Const
     throw new Error(`kernel '${label}' failed to build: ${err.message}${detail ? `\n${detail}` : ''}`);
   }
   return pipeline;
+}
+
+/** Prepends wgsl/common.wgsl, keeping `enable` directives first as WGSL requires. */
+export function withCommon(source: string): string {
+  const enables = source.match(/^\s*enable\s+[^;]+;/gm) ?? [];
+  const body = source.replace(/^\s*enable\s+[^;]+;/gm, '');
+  return `${enables.map((e) => e.trim()).join('\n')}\n${common}\n${body}`;
 }
 
 export function bindGroup(gpu: Gpu, pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[], label?: string): GPUBindGroup {

@@ -15,12 +15,12 @@
 import type { Gpu } from '../gpu/device';
 import { createStorage, readF32, readU32, uploadStorage } from '../gpu/kernel';
 import { createArgmax } from '../gpu/ops/argmax';
-import { createAttentionDecode } from '../gpu/ops/attention-decode';
-import { createAttentionPrefill } from '../gpu/ops/attention-prefill';
+import { createAttentionDecode } from '../gpu/ops/attention_decode';
+import { createAttentionPrefill } from '../gpu/ops/attention_prefill';
 import { createEmbedding } from '../gpu/ops/embedding';
 import { createLinear } from '../gpu/ops/linear';
 import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
-import { createRopeKv } from '../gpu/ops/rope-kv';
+import { createRopeKv } from '../gpu/ops/rope_kv';
 import { createSiluMul } from '../gpu/ops/silu-mul';
 import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
 import { Usage } from '../gpu/usage';
@@ -62,10 +62,14 @@ type Kernels = {
   gate: Factory<typeof createLinear>;
   up: Factory<typeof createLinear>;
   down: Factory<typeof createLinear>;
-  rope: Factory<typeof createRopeKv>;
-  attnPrefill: Factory<typeof createAttentionPrefill>;
-  attnDecode: Factory<typeof createAttentionDecode>;
   silu: Factory<typeof createSiluMul>;
+};
+
+/** The ops that read the cache, built for its current capacity (and per sliding-window setting). */
+type CacheKernels = {
+  rope: Factory<typeof createRopeKv>;
+  attnPrefill: Factory<typeof createAttentionPrefill>[];
+  attnDecode: Factory<typeof createAttentionDecode>[];
 };
 
 export class Transformer {
@@ -142,26 +146,15 @@ export class Transformer {
     const l0 = w.layers[0];
     const lin = (K: number, N: number, t: { dtype: 'f32' | 'f16' | 'bf16' }, hasBias: boolean, accumulate: boolean) =>
       createLinear(this.gpu, { inFeatures: K, outFeatures: N, dtype: dt(t), hasBias, accumulate });
-    const attnShape = {
-      nHeads: c.nHeads,
-      nKvHeads: c.nKvHeads,
-      headDim: c.headDim,
-      capacity: 0,
-      cacheF16: this.options.kvF16,
-      window: c.slidingWindow ?? 0,
-    };
     this.kernels = {
       norm: await createRmsNorm(this.gpu, { dim: D, eps: c.rmsNormEps, weightDtype: 'f32' }),
       q: await lin(D, qDim, l0.q, !!l0.qBias, false),
       k: await lin(D, kvDim, l0.k, !!l0.kBias, false),
       v: await lin(D, kvDim, l0.v, !!l0.vBias, false),
-      o: await lin(qDim, D, l0.o, false, true),
+      o: await lin(qDim, D, l0.o, !!l0.oBias, true),
       gate: await lin(D, F, l0.gate, false, false),
       up: await lin(D, F, l0.up, false, false),
       down: await lin(F, D, l0.down, false, true),
-      rope: await createRopeKv(this.gpu, attnShape),
-      attnPrefill: await createAttentionPrefill(this.gpu, attnShape),
-      attnDecode: await createAttentionDecode(this.gpu, attnShape),
       silu: await createSiluMul(this.gpu, { features: F }),
     };
     const b = this.b;
@@ -174,34 +167,51 @@ export class Transformer {
       dtype: w.lmHead.dtype,
       hasBias: false,
       accumulate: false,
+      maxRows: 1,
     });
     this.lmHead = head.bind({ out: b.logits, x: b.xLastNorm, parts: w.lmHead.parts, step: this.stepOne });
     const argmax = await createArgmax(this.gpu, { n: c.vocabSize });
     const am = argmax.bind({ out: b.token, logits: b.logits });
     this.argmaxOp = { encode: (pass) => am.encode(pass) };
-    this.ensureCache(1);
+    await this.ensureCache(1);
   }
 
   /** Grows the cache for `tokens` positions and rebinds the layer ops when its buffers changed. */
-  private ensureCache(tokens: number): void {
+  private async ensureCache(tokens: number): Promise<void> {
     if (!this.cache.ensure(tokens, this.length) && this.layers.length) return;
-    this.layers = this.weights.layers.map((lw, l) => this.bindLayer(lw, l));
+    const c = this.config;
+    const shape = (window: number) => ({
+      nHeads: c.nHeads,
+      nKvHeads: c.nKvHeads,
+      headDim: c.headDim,
+      capacity: this.cache.capacity,
+      cacheF16: this.options.kvF16,
+      window,
+    });
+    const windows = [0, c.slidingWindow ?? 0];
+    const ck: CacheKernels = {
+      rope: await createRopeKv(this.gpu, shape(0)),
+      attnPrefill: await Promise.all(windows.map((w) => createAttentionPrefill(this.gpu, shape(w)))),
+      attnDecode: await Promise.all(windows.map((w) => createAttentionDecode(this.gpu, shape(w)))),
+    };
+    this.layers = this.weights.layers.map((lw, l) => this.bindLayer(lw, l, ck));
   }
 
-  private bindLayer(lw: LayerWeights, l: number): LayerOps {
+  private bindLayer(lw: LayerWeights, l: number, ck: CacheKernels): LayerOps {
     const k = this.kernels;
     const b = this.b;
     const step = this.step;
     const cache = { kCache: this.cache.k[l], vCache: this.cache.v[l] };
+    const w = this.config.layerSlidingWindow[l] && this.config.slidingWindow ? 1 : 0;
     return {
       norm1: k.norm.bind({ out: b.xb, x: b.x, weight: lw.inputNorm, step }),
       q: k.q.bind({ out: b.q, x: b.xb, parts: lw.q.parts, bias: lw.qBias, step }),
       k: k.k.bind({ out: b.k, x: b.xb, parts: lw.k.parts, bias: lw.kBias, step }),
       v: k.v.bind({ out: b.v, x: b.xb, parts: lw.v.parts, bias: lw.vBias, step }),
-      rope: k.rope.bind({ q: b.q, k: b.k, v: b.v, ...cache, invFreq: this.invFreq, step, capacity: this.cache.capacity }),
-      attnPrefill: k.attnPrefill.bind({ out: b.att, q: b.q, ...cache, step, capacity: this.cache.capacity }),
-      attnDecode: k.attnDecode.bind({ out: b.att, q: b.q, ...cache, step, capacity: this.cache.capacity }),
-      o: k.o.bind({ out: b.x, x: b.att, parts: lw.o.parts, step }),
+      rope: ck.rope.bind({ q: b.q, k: b.k, v: b.v, ...cache, invFreq: this.invFreq, step }),
+      attnPrefill: ck.attnPrefill[w].bind({ out: b.att, q: b.q, ...cache, step }),
+      attnDecode: ck.attnDecode[w].bind({ out: b.att, q: b.q, ...cache, step }),
+      o: k.o.bind({ out: b.x, x: b.att, parts: lw.o.parts, bias: lw.oBias, step }),
       norm2: k.norm.bind({ out: b.xb, x: b.x, weight: lw.postNorm, step }),
       gate: k.gate.bind({ out: b.g, x: b.xb, parts: lw.gate.parts, step }),
       up: k.up.bind({ out: b.u, x: b.xb, parts: lw.up.parts, step }),
@@ -247,7 +257,7 @@ export class Transformer {
     const c = this.config;
     const C = this.options.chunk;
     const pos0 = this.length;
-    this.ensureCache(pos0 + T);
+    await this.ensureCache(pos0 + T);
     const nChunks = Math.ceil(T / C);
     const D = c.hiddenSize;
     const rowsOf = (i: number) => Math.min(C, T - i * C);
@@ -297,9 +307,9 @@ export class Transformer {
   }
 
   /** Feeds one token at position `length` and computes its logits (one submission). */
-  decode(token: number): void {
+  async decode(token: number): Promise<void> {
     const pos = this.length;
-    this.ensureCache(pos + 1);
+    await this.ensureCache(pos + 1);
     writeStep(this.gpu, this.step, { rows: 1, pos, kvLen: pos + 1 });
     this.gpu.device.queue.writeBuffer(this.b.ids, 0, Uint32Array.of(token));
     const enc = this.gpu.device.createCommandEncoder();
