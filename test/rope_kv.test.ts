@@ -1,0 +1,102 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Gpu } from '../src/gpu/device';
+import { readF32, readU32, uploadStorage } from '../src/gpu/kernel';
+import { createRopeKv } from '../src/gpu/ops/rope_kv';
+import { createStep } from '../src/gpu/step';
+import { f16BitsToF32 } from '../src/ref/pack';
+import { randn } from '../src/ref/random';
+import { ropeKvRef } from '../src/ref/rope';
+import { poison, relError, requireGpu, runPass } from './gpu';
+
+/** Llama-style inverse frequencies 1 / base^(2i/d), in f32. */
+function invFreqs(d: number, base = 10000): Float32Array {
+  return Float32Array.from({ length: d / 2 }, (_, i) => 1 / base ** ((2 * i) / d));
+}
+
+/** Cache words as values: f32 words as is, f16 words unpacked (dim 2j low). */
+function unpackCache(words: Uint32Array, f16: boolean): Float32Array {
+  if (!f16) return new Float32Array(words.buffer.slice(0));
+  const out = new Float32Array(words.length * 2);
+  for (let i = 0; i < words.length; i++) {
+    out[2 * i] = f16BitsToF32(words[i] & 0xffff);
+    out[2 * i + 1] = f16BitsToF32(words[i] >>> 16);
+  }
+  return out;
+}
+
+describe('rope_kv kernel', () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await requireGpu();
+  });
+
+  // [rows, nHeads, nKvHeads, headDim, pos, cacheF16]
+  const cases: [number, number, number, number, number, boolean][] = [
+    [3, 4, 2, 8, 0, false],
+    [5, 3, 1, 16, 5, false],
+    [7, 4, 4, 64, 3000, false],
+    [5, 3, 1, 16, 5, true],
+    [3, 4, 2, 64, 3000, true],
+    [2, 2, 1, 8, 200_001, false],
+  ];
+  it.each(cases)('rows=%i Hq=%i Hkv=%i d=%i pos=%i f16=%s matches the CPU reference', async (rows, nHeads, nKvHeads, d, pos, f16) => {
+    const capacity = pos + rows + 3;
+    const seed = rows * 101 + d * 7 + pos;
+    const q = randn(seed, rows * nHeads * d, 2);
+    const k = randn(seed + 1, rows * nKvHeads * d, 2);
+    const v = randn(seed + 2, rows * nKvHeads * d);
+    const invFreq = invFreqs(d);
+    const shape = { nHeads, nKvHeads, headDim: d, capacity, cacheF16: f16 };
+
+    const wantQ = q.slice();
+    const wantK = new Float32Array(nKvHeads * capacity * d).fill(NaN);
+    const wantV = wantK.slice();
+    ropeKvRef(wantQ, wantK, wantV, k, v, invFreq, shape, rows, pos);
+
+    const op = await createRopeKv(gpu, shape);
+    const cacheWords = (nKvHeads * capacity * d) / (f16 ? 2 : 1);
+    const qBuf = uploadStorage(gpu, q);
+    const kCache = uploadStorage(gpu, new Uint32Array(cacheWords));
+    const vCache = uploadStorage(gpu, new Uint32Array(cacheWords));
+    poison(gpu, kCache);
+    poison(gpu, vCache);
+    const bound = op.bind({
+      q: qBuf,
+      kCache,
+      vCache,
+      k: uploadStorage(gpu, k),
+      v: uploadStorage(gpu, v),
+      invFreq: uploadStorage(gpu, invFreq),
+      step: createStep(gpu, { rows, pos, kvLen: pos + rows }),
+    });
+    await runPass(gpu, (pass) => bound.encode(pass, rows));
+
+    expect(relError(await readF32(gpu, qBuf, q.length), wantQ)).toBeLessThan(2e-6);
+    const tol = f16 ? 2e-3 : 2e-6;
+    for (const [buf, want] of [
+      [kCache, wantK],
+      [vCache, wantV],
+    ] as const) {
+      const words = await readU32(gpu, buf, cacheWords);
+      const got = unpackCache(words, f16);
+      // Written slots match; every other word still holds the poison.
+      for (let h = 0; h < nKvHeads; h++) {
+        const lo = (h * capacity + pos) * d;
+        const hi = lo + rows * d;
+        expect(relError(got.subarray(lo, hi), want.subarray(lo, hi))).toBeLessThan(tol);
+      }
+      const written = (w: number) => {
+        const t = Math.floor((w * (f16 ? 2 : 1)) / d) % capacity;
+        return t >= pos && t < pos + rows;
+      };
+      let untouched = 0;
+      let others = 0;
+      for (let w = 0; w < cacheWords; w++) {
+        if (written(w)) continue;
+        others++;
+        if (words[w] === 0x7fc00000) untouched++;
+      }
+      expect(untouched).toBe(others);
+    }
+  });
+});
