@@ -5,9 +5,11 @@
  */
 import { parseArgs } from './args';
 import { runGenerate } from './generate';
+import { runVerify } from './verify';
 import { runBench } from '../../bench/engine-bench';
 
 const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--json]
+       npm run cli -- verify --fixture test/fixtures/llama-f32 [--kv f16|f32]
        npm run cli -- bench [--shape llama-3.2-1b] [--contexts 1024,8192] [--dtype bf16]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -16,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'generate':
       return runGenerate(args);
+    case 'verify':
+      return runVerify(args);
     case 'bench':
       return runBench(args);
     default:

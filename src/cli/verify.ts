@@ -1,0 +1,43 @@
+/**
+ * `verify --fixture DIR`: runs a transformers reference fixture (expected.json + logits.bin, written by
+ * tools/fixtures/make_fixtures.py) through the engine and reports token agreement and logits error.
+ */
+import { readFile } from 'node:fs/promises';
+import { Engine } from '../engine/engine';
+import { nodeModelFiles } from '../model/model-files';
+import { type Args, str } from './args';
+
+export async function runVerify(args: Args): Promise<number> {
+  const dir = str(args, 'fixture');
+  const exp = JSON.parse(await readFile(`${dir}/expected.json`, 'utf8')) as {
+    promptIds: number[];
+    greedyTokens: number[];
+    vocabSize: number;
+  };
+  const bin = await readFile(`${dir}/logits.bin`);
+  const ref = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  const kv = args.kv === 'f16' || args.kv === 'f32' ? args.kv : undefined;
+  const engine = await Engine.load(await nodeModelFiles(dir), { kvDtype: kv });
+  const n = exp.greedyTokens.length;
+  const r = await engine.generate(exp.promptIds, { maxTokens: n, eosIds: [], keepLogits: true, sampling: { greedy: true } });
+  const V = exp.vocabSize;
+  const P = exp.promptIds.length;
+  let worst = 0;
+  r.logits?.forEach((row, k) => {
+    const want = ref.subarray((P - 1 + k) * V, (P + k) * V);
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < V; i++) {
+      num = Math.max(num, Math.abs(row[i] - want[i]));
+      den = Math.max(den, Math.abs(want[i]));
+    }
+    worst = Math.max(worst, Number.isFinite(num) ? num / den : Infinity);
+  });
+  const same = r.tokens.length === n && r.tokens.every((t, i) => t === exp.greedyTokens[i]);
+  const { adapter } = engine.info();
+  console.log(
+    JSON.stringify({ fixture: dir, tokensMatch: same, maxRelLogitError: worst, adapter: `${adapter.vendor} ${adapter.architecture}` }),
+  );
+  engine.destroy();
+  return same ? 0 : 1;
+}
