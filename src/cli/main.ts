@@ -7,6 +7,7 @@ import { parseArgs } from './args';
 import { runGenerate } from './generate';
 import { runVerify } from './verify';
 import { runBench } from '../../bench/engine-bench';
+import { runKernelBench } from '../../bench/kernel-bench';
 
 const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--json]
        npm run cli -- verify --fixture test/fixtures/llama-f32 [--kv f16|f32]
@@ -14,12 +15,14 @@ const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-to
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const args = parseArgs(rest, ['greedy', 'json', 'help']);
+  const args = parseArgs(rest, ['greedy', 'json', 'help', 'small']);
   switch (command) {
     case 'generate':
       return runGenerate(args);
     case 'verify':
       return runVerify(args);
+    case 'kernel-bench':
+      return runKernelBench(args);
     case 'bench':
       return runBench(args);
     default:
