@@ -10,6 +10,7 @@ import { type Args, num, str } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
+import { MAP_READ_MODE, Usage } from '../src/gpu/usage';
 
 /** Measured ceilings of the card the goals refer to (H200: copy bandwidth, f32 peak). */
 const H200 = { copyBytesPerS: 4.3e12, f32FlopsPerS: 67e12 };
@@ -20,6 +21,9 @@ export interface BenchRow {
   prefillTokPerS: number;
   prefillTflops: number;
   decodeMsPerToken: number;
+  /** GPU time of the decode pass (timestamp queries), and host time to encode + submit it. */
+  decodeGpuPassMs: number;
+  decodeEncodeMs: number;
   decodeBytesPerToken: number;
   decodeGBps: number;
   decodeBandwidthFraction: number;
@@ -58,14 +62,17 @@ export async function runBench(args: Args): Promise<number> {
     let tok = await model.readArgmax();
     const prefillMs = performance.now() - t0;
     const times: number[] = [];
+    const encodeTimes: number[] = [];
+    const qs = gpu.hasTimestamps ? gpu.device.createQuerySet({ type: 'timestamp', count: 2 * decodeTokens }) : undefined;
     for (let i = 0; i < decodeTokens; i++) {
       const t = performance.now();
-      await model.decode(tok);
+      await model.decode(tok, qs && { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+      encodeTimes.push(performance.now() - t);
       tok = await model.readArgmax();
       times.push(performance.now() - t);
     }
-    times.sort((a, b) => a - b);
-    const decodeMs = times[Math.floor(times.length / 2)];
+    const decodeMs = median(times);
+    const gpuPassMs = qs ? median(await passTimes(gpu, qs, decodeTokens)) : NaN;
     const kvBytes = 2 * config.nLayers * config.nKvHeads * config.headDim * (ctx + decodeTokens / 2) * (kvF16 ? 2 : 4);
     const decodeBytes = stats.decodeWeightBytes + kvBytes;
     const attnFlops = 2 * 2 * config.nLayers * config.nHeads * config.headDim * ((ctx * (ctx + 1)) / 2);
@@ -76,6 +83,8 @@ export async function runBench(args: Args): Promise<number> {
       prefillTokPerS: ctx / (prefillMs / 1000),
       prefillTflops: prefillFlops / (prefillMs / 1000) / 1e12,
       decodeMsPerToken: decodeMs,
+      decodeGpuPassMs: gpuPassMs,
+      decodeEncodeMs: median(encodeTimes),
       decodeBytesPerToken: decodeBytes,
       decodeGBps: decodeBytes / (decodeMs / 1000) / 1e9,
       decodeBandwidthFraction: decodeBytes / (decodeMs / 1000) / H200.copyBytesPerS,
@@ -109,13 +118,34 @@ export async function runBench(args: Args): Promise<number> {
   return 0;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Durations (ms) of `n` passes timed into query pairs (2i, 2i + 1). */
+async function passTimes(gpu: Gpu, qs: GPUQuerySet, n: number): Promise<number[]> {
+  const resolve = gpu.device.createBuffer({ size: 16 * n, usage: Usage.QUERY_RESOLVE | Usage.COPY_SRC });
+  const read = gpu.device.createBuffer({ size: 16 * n, usage: Usage.MAP_READ | Usage.COPY_DST });
+  const enc = gpu.device.createCommandEncoder();
+  enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
+  enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
+  gpu.device.queue.submit([enc.finish()]);
+  await read.mapAsync(MAP_READ_MODE);
+  const t = new BigInt64Array(read.getMappedRange().slice(0));
+  read.destroy();
+  resolve.destroy();
+  qs.destroy();
+  return Array.from({ length: n }, (_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+}
+
 function printTable(rows: BenchRow[]): void {
-  console.log('| context | prefill tok/s | prefill TFLOP/s | % f32 peak | decode ms/token | decode GB/s | % copy BW |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| context | prefill tok/s | prefill TFLOP/s | % f32 peak | decode ms/token | GPU pass ms | encode ms | decode GB/s | % copy BW |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
       `| ${r.context} | ${r.prefillTokPerS.toFixed(0)} | ${r.prefillTflops.toFixed(2)} | ${(100 * r.prefillPeakFraction).toFixed(1)} | ` +
-        `${r.decodeMsPerToken.toFixed(3)} | ${r.decodeGBps.toFixed(0)} | ${(100 * r.decodeBandwidthFraction).toFixed(1)} |`,
+        `${r.decodeMsPerToken.toFixed(3)} | ${r.decodeGpuPassMs.toFixed(3)} | ${r.decodeEncodeMs.toFixed(3)} | ${r.decodeGBps.toFixed(0)} | ${(100 * r.decodeBandwidthFraction).toFixed(1)} |`,
     );
   }
 }

@@ -13,7 +13,7 @@
  *   logits = (rmsnorm(x_last) · norm) Wlm^T
  */
 import type { Gpu } from '../gpu/device';
-import { createStorage, readF32, readU32, uploadStorage } from '../gpu/kernel';
+import { createStorage, readF32, uploadStorage } from '../gpu/kernel';
 import { createArgmax } from '../gpu/ops/argmax';
 import { createAttentionDecode } from '../gpu/ops/attention_decode';
 import { createAttentionPrefill } from '../gpu/ops/attention_prefill';
@@ -23,7 +23,7 @@ import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
 import { createRopeKv } from '../gpu/ops/rope_kv';
 import { createSiluMul } from '../gpu/ops/silu-mul';
 import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
-import { Usage } from '../gpu/usage';
+import { MAP_READ_MODE, Usage } from '../gpu/usage';
 import { FullCache } from '../kv/full-cache';
 import type { ModelConfig } from './config';
 import { inverseFrequencies } from './rope-freqs';
@@ -87,6 +87,7 @@ export class Transformer {
   private lmHead!: EncodedOp;
   private argmaxOp!: EncodedOp;
   private invFreq: GPUBuffer;
+  private readonly tokenRead: GPUBuffer;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -104,6 +105,7 @@ export class Transformer {
     this.stepOne = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }, 'step.one');
     this.invFreq = uploadStorage(gpu, inverseFrequencies(config), 'rope.invFreq');
     this.b = this.allocate();
+    this.tokenRead = gpu.device.createBuffer({ label: 'argmax.read', size: 4, usage: Usage.MAP_READ | Usage.COPY_DST });
   }
 
   static async create(gpu: Gpu, config: ModelConfig, weights: GpuWeights, options: ForwardOptions): Promise<Transformer> {
@@ -245,6 +247,7 @@ export class Transformer {
     this.lmHead.encode(pass, 1);
     this.argmaxOp.encode(pass, 1);
     pass.end();
+    enc.copyBufferToBuffer(this.b.token, 0, this.tokenRead, 0, 4);
   }
 
   /**
@@ -307,13 +310,13 @@ export class Transformer {
   }
 
   /** Feeds one token at position `length` and computes its logits (one submission). */
-  async decode(token: number): Promise<void> {
+  async decode(token: number, timestampWrites?: GPUComputePassTimestampWrites): Promise<void> {
     const pos = this.length;
     await this.ensureCache(pos + 1);
     writeStep(this.gpu, this.step, { rows: 1, pos, kvLen: pos + 1 });
     this.gpu.device.queue.writeBuffer(this.b.ids, 0, Uint32Array.of(token));
     const enc = this.gpu.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
+    const pass = enc.beginComputePass({ timestampWrites });
     this.embed.encode(pass, 1);
     for (const L of this.layers) this.encodeLayer(pass, L, 1, pos + 1);
     pass.end();
@@ -322,9 +325,12 @@ export class Transformer {
     this.length = pos + 1;
   }
 
-  /** The argmax of the last logits (a 4-byte readback). */
+  /** The argmax of the last logits: a 4-byte readback of a copy made in the same submission. */
   async readArgmax(): Promise<number> {
-    return (await readU32(this.gpu, this.b.token, 1))[0];
+    await this.tokenRead.mapAsync(MAP_READ_MODE);
+    const id = new Uint32Array(this.tokenRead.getMappedRange())[0];
+    this.tokenRead.unmap();
+    return id;
   }
 
   async readLogits(): Promise<Float32Array> {
@@ -348,5 +354,6 @@ export class Transformer {
     this.step.destroy();
     this.stepOne.destroy();
     this.invFreq.destroy();
+    this.tokenRead.destroy();
   }
 }
