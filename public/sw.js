@@ -35,9 +35,9 @@ self.addEventListener('install', (event) => {
 self.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
+      cacheNamePromise = null; // computed before install filled the new cache
       const current = await currentCacheName();
       for (const name of await caches.keys()) if (name.startsWith(PREFIX) && name !== current) await caches.delete(name);
-      cacheNamePromise = null;
       await loadPrecached();
       await self.clients.claim();
     })(),

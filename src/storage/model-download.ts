@@ -32,7 +32,8 @@ export function normalizeBaseUrl(url: string, base = globalThis.location?.href ?
 /** Size of a file behind a URL, or undefined on 404. */
 async function remoteSize(url: string, f: Fetch): Promise<number | undefined> {
   const head = await f(url, { method: 'HEAD' });
-  if (head.status === 404) return undefined;
+  // An SPA server answers unknown paths with its index page: no model file is HTML.
+  if (head.status === 404 || /text\/html/i.test(head.headers.get('content-type') ?? '')) return undefined;
   const len = head.ok ? head.headers.get('content-length') : null;
   if (len !== null && !head.headers.get('content-encoding')) return Number(len);
   const probe = await f(url, { headers: { Range: 'bytes=0-0' } });

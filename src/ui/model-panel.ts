@@ -46,8 +46,9 @@ export class ModelPanel {
 
   /** Loads the embedded model on first open when this build has one. */
   async autoload(): Promise<void> {
-    const res = await fetch(new URL(`${DEFAULT_MODEL_URL}config.json`, location.href), { method: 'HEAD' }).catch(() => null);
-    if (res?.ok) await this.loadUrl(DEFAULT_MODEL_URL, 'embedded model', false);
+    const res = await fetch(new URL(`${DEFAULT_MODEL_URL}config.json`, location.href)).catch(() => null);
+    const isJson = !!res?.ok && !/text\/html/i.test(res.headers.get('content-type') ?? '') && (await res.json().then(() => true, () => false));
+    if (isJson) await this.loadUrl(DEFAULT_MODEL_URL, 'embedded model', false);
     else byId('model-status').textContent = 'No embedded model in this build: open a model folder or load one from a URL.';
   }
 

@@ -147,10 +147,11 @@ export function fitView(grid: { rows: number; cols: number }, width: number, row
   return { col0: 0, colsPerPx: Math.max(grid.cols, 1) / Math.max(width, 1), row0: 0, rowPx };
 }
 
-/** Keeps the view inside the data: zoom between 1/32 column per pixel and the whole grid. */
+/** Keeps the view inside the data: zoom between 32 pixels per column (or the fit, when wider) and the whole grid. */
 export function clampView(v: GridView, grid: { rows: number; cols: number }, width: number, height: number): GridView {
-  const maxCpp = Math.max(grid.cols / Math.max(width, 1), 1 / 32);
-  const colsPerPx = Math.min(maxCpp, Math.max(1 / 32, v.colsPerPx));
+  const fitCpp = grid.cols / Math.max(width, 1);
+  const minCpp = Math.min(1 / 32, fitCpp);
+  const colsPerPx = Math.min(Math.max(fitCpp, minCpp), Math.max(minCpp, v.colsPerPx));
   const visibleCols = width * colsPerPx;
   const col0 = Math.max(0, Math.min(grid.cols - visibleCols, v.col0));
   const visibleRows = height / v.rowPx;
