@@ -128,10 +128,13 @@ export class Engine {
     if (bad !== undefined) throw new RangeError(`token id ${bad} is outside the vocabulary (size ${vocab})`);
     const eos = new Set(o.eosIds ?? this.generation.eosTokenIds);
     const sampling = o.sampling ?? {};
+    // Greedy without logits: the argmax stays on the GPU and each step is submitted before the last id
+    // is read back (decodeChained), so host work overlaps the GPU's.
     const greedy = isGreedy(sampling) && !o.keepLogits;
     const sampler = new Sampler(sampling);
+    let slot = 0;
     const next = async (): Promise<{ id: number; logits?: Float32Array }> => {
-      if (greedy) return { id: await f.readArgmax() };
+      if (greedy) return { id: await f.readArgmax(slot) };
       const logits = await f.readLogits();
       return { id: sampler.sample(logits), logits: o.keepLogits ? logits : undefined };
     };
@@ -160,6 +163,8 @@ export class Engine {
         stopReason = 'eos';
         break;
       }
+      const more = tokens.length + 1 < o.maxTokens;
+      if (greedy && more) await f.decodeChained(slot ^ 1); // feeds cur.id from GPU memory
       tokens.push(cur.id);
       const delta = stream.push(cur.id);
       text += delta;
@@ -168,10 +173,15 @@ export class Engine {
       if (stop) {
         text = text.slice(0, -stop.length);
         stopReason = 'stop';
+        if (greedy && more) f.rewind(1); // cur.id was fed ahead; it stays pending instead
         break;
       }
-      if (tokens.length >= o.maxTokens) break;
-      await f.decode(cur.id);
+      if (!more) break;
+      if (greedy) {
+        slot ^= 1;
+      } else {
+        await f.decode(cur.id);
+      }
       cur = await next();
     }
     const decodeMs = performance.now() - t1;

@@ -87,7 +87,10 @@ export class Transformer {
   private lmHead!: EncodedOp;
   private argmaxOp!: EncodedOp;
   private invFreq: GPUBuffer;
-  private readonly tokenRead: GPUBuffer;
+  /** Readback slots for sampled ids: two, so a chained step can run while the last id is read. */
+  private readonly tokenRead: GPUBuffer[];
+  /** The embedding bound to the argmax output: chained greedy steps feed the GPU's own token. */
+  private embedChained!: EncodedOp;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -105,7 +108,9 @@ export class Transformer {
     this.stepOne = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }, 'step.one');
     this.invFreq = uploadStorage(gpu, inverseFrequencies(config), 'rope.invFreq');
     this.b = this.allocate();
-    this.tokenRead = gpu.device.createBuffer({ label: 'argmax.read', size: 4, usage: Usage.MAP_READ | Usage.COPY_DST });
+    this.tokenRead = [0, 1].map((i) =>
+      gpu.device.createBuffer({ label: `argmax.read${i}`, size: 4, usage: Usage.MAP_READ | Usage.COPY_DST }),
+    );
   }
 
   static async create(gpu: Gpu, config: ModelConfig, weights: GpuWeights, options: ForwardOptions): Promise<Transformer> {
@@ -162,6 +167,7 @@ export class Transformer {
     const b = this.b;
     const embed = await createEmbedding(this.gpu, { dim: D, dtype: w.embed.dtype });
     this.embed = embed.bind({ out: b.x, ids: b.ids, parts: w.embed.parts, step: this.step });
+    this.embedChained = embed.bind({ out: b.x, ids: b.token, parts: w.embed.parts, step: this.step });
     this.finalNorm = this.kernels.norm.bind({ out: b.xLastNorm, x: b.xLast, weight: w.norm, step: this.stepOne });
     const head = await createLinear(this.gpu, {
       inFeatures: D,
@@ -239,7 +245,7 @@ export class Transformer {
     L.down.encode(pass, rows);
   }
 
-  private encodeLogits(enc: GPUCommandEncoder, rowOffset: number): void {
+  private encodeLogits(enc: GPUCommandEncoder, rowOffset: number, slot = 0): void {
     const D = this.config.hiddenSize;
     enc.copyBufferToBuffer(this.b.x, rowOffset * D * 4, this.b.xLast, 0, D * 4);
     const pass = enc.beginComputePass();
@@ -247,7 +253,7 @@ export class Transformer {
     this.lmHead.encode(pass, 1);
     this.argmaxOp.encode(pass, 1);
     pass.end();
-    enc.copyBufferToBuffer(this.b.token, 0, this.tokenRead, 0, 4);
+    enc.copyBufferToBuffer(this.b.token, 0, this.tokenRead[slot], 0, 4);
   }
 
   /**
@@ -311,25 +317,44 @@ export class Transformer {
 
   /** Feeds one token at position `length` and computes its logits (one submission). */
   async decode(token: number, timestampWrites?: GPUComputePassTimestampWrites): Promise<void> {
+    this.gpu.device.queue.writeBuffer(this.b.ids, 0, Uint32Array.of(token));
+    await this.encodeDecode(this.embed, 0, timestampWrites);
+  }
+
+  /**
+   * Greedy decoding without a round trip: feeds the argmax of the previous step straight from GPU
+   * memory, so this step can be submitted before the last id has been read back. Its own argmax goes
+   * to readback slot `slot` (see readArgmax).
+   */
+  async decodeChained(slot: number, timestampWrites?: GPUComputePassTimestampWrites): Promise<void> {
+    await this.encodeDecode(this.embedChained, slot, timestampWrites);
+  }
+
+  private async encodeDecode(embed: EncodedOp, slot: number, timestampWrites?: GPUComputePassTimestampWrites): Promise<void> {
     const pos = this.length;
     await this.ensureCache(pos + 1);
     writeStep(this.gpu, this.step, { rows: 1, pos, kvLen: pos + 1 });
-    this.gpu.device.queue.writeBuffer(this.b.ids, 0, Uint32Array.of(token));
     const enc = this.gpu.device.createCommandEncoder();
     const pass = enc.beginComputePass({ timestampWrites });
-    this.embed.encode(pass, 1);
+    embed.encode(pass, 1);
     for (const L of this.layers) this.encodeLayer(pass, L, 1, pos + 1);
     pass.end();
-    this.encodeLogits(enc, 0);
+    this.encodeLogits(enc, 0, slot);
     this.gpu.device.queue.submit([enc.finish()]);
     this.length = pos + 1;
   }
 
-  /** The argmax of the last logits: a 4-byte readback of a copy made in the same submission. */
-  async readArgmax(): Promise<number> {
-    await this.tokenRead.mapAsync(MAP_READ_MODE);
-    const id = new Uint32Array(this.tokenRead.getMappedRange())[0];
-    this.tokenRead.unmap();
+  /** Forgets the last `n` positions (tokens fed ahead by chained decoding that are not kept). */
+  rewind(n: number): void {
+    this.length = Math.max(0, this.length - n);
+  }
+
+  /** The argmax of the logits of the submission that used readback `slot` (a 4-byte read). */
+  async readArgmax(slot = 0): Promise<number> {
+    const buf = this.tokenRead[slot];
+    await buf.mapAsync(MAP_READ_MODE);
+    const id = new Uint32Array(buf.getMappedRange())[0];
+    buf.unmap();
     return id;
   }
 
@@ -354,6 +379,6 @@ export class Transformer {
     this.step.destroy();
     this.stepOne.destroy();
     this.invFreq.destroy();
-    this.tokenRead.destroy();
+    for (const b of this.tokenRead) b.destroy();
   }
 }
