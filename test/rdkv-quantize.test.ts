@@ -131,3 +131,42 @@ describe('rdkv code packing', () => {
     }
   });
 });
+
+describe("rdkv quantizer, 'float' zero points", () => {
+  it.each([2, 4, 8])('%i bits: |x - x̂| <= s/2 for groups that do not span zero', (bits) => {
+    const rows = 70;
+    const cols = 24;
+    // every channel offset far from 0 (post-RoPE K with a large mean), alternating sign
+    const x = randn(40 + bits, rows * cols, 1.5).map((v, i) => v + ((i % cols) % 2 ? 9 : -7));
+    for (const grouping of [{ kind: 'channel' as const }, { kind: 'channel' as const, tokenGroup: 16 }, { kind: 'token' as const }]) {
+      const q = quantizeMatrix(x, rows, cols, bits, grouping, 'float');
+      expect(q.zeros).toBeInstanceOf(Float32Array);
+      const xh = q.dequantize();
+      let bad = 0;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const p = grouping.kind === 'token' ? r : Math.floor(r / q.tokenGroup) * cols + c;
+          const s = q.scales[p];
+          // f32 rounding of x/s + z and of (q - z)·s, relative to the magnitude of z
+          const slack = 4 * 2 ** -24 * (Math.abs(q.zeros[p]) + 2 ** bits);
+          if (Math.abs(x[r * cols + c] - xh[r * cols + c]) > s * (0.5 + slack)) bad++;
+        }
+      }
+      expect(bad).toBe(0);
+      // the integer mode clips these groups
+      if (grouping.kind === 'channel') {
+        const qi = quantizeMatrix(x, rows, cols, bits, grouping);
+        const xi = qi.dequantize();
+        let worst = 0;
+        for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - xi[i]));
+        expect(worst).toBeGreaterThan(1);
+      }
+    }
+  });
+
+  it('z = f32(-min / s), neither rounded nor clamped', () => {
+    const { scale, zero } = quantParams(Math.fround(3.3), Math.fround(5.1), 4, 'float');
+    expect(zero).toBe(Math.fround(-Math.fround(3.3) / scale));
+    expect(zero).toBeLessThan(0);
+  });
+});

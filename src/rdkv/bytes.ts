@@ -3,7 +3,8 @@
  * (u32 padding included):
  *   codes        packed K and V codes, rows padded to whole u32 words
  *   scales       f32, 4 bytes per group (V: per kept zone-A token; K: per stored channel per token group)
- *   zeros        u8 zero points (widths <= 8 only reach the cache), packed four per u32 word
+ *   zeros        u8 zero points (widths <= 8 only reach the cache), packed four per u32 word; f32 (one
+ *                word each) when the layout's zeroPoint is 'float'
  *   permutation  u16 per stored K channel, two per word
  *   header       HEADER_FIELDS u32 words (counts and word offsets of every array); none in a plain layout
  *   positions    u32 per kept token, only when stored (not needed by attention)

@@ -28,14 +28,14 @@ export function packHead(l: HeadLayout, k: Float32Array, v: Float32Array): Uint3
     }
     // One quantisation per width group (the same groups as the full matrix: per channel, per tokenGroup).
     const scales = new Float32Array(l.nTokenGroups * dStored); // (nTokenGroups, dStored)
-    const zeros = new Uint8Array(l.nTokenGroups * dStored); // (nTokenGroups, dStored)
+    const zeros = new Float32Array(l.nTokenGroups * dStored); // (nTokenGroups, dStored)
     for (const g of l.k.groups) {
       if (g.channels === 0) continue;
       const sub = new Float32Array(l.nQ * g.channels); // (nQ, channels) this width group
       for (let s = 0; s < l.nQ; s++) {
         for (let j = 0; j < g.channels; j++) sub[s * g.channels + j] = kq[s * dStored + g.firstChannel + j];
       }
-      const q = quantizeMatrix(sub, l.nQ, g.channels, g.bits, { kind: 'channel', tokenGroup: l.tokenGroup });
+      const q = quantizeMatrix(sub, l.nQ, g.channels, g.bits, { kind: 'channel', tokenGroup: l.tokenGroup }, l.zeroPoint);
       arena.set(packCodes(q.codes, l.nQ, g.channels, g.bits), g.codes.offsetWords);
       for (let tg = 0; tg < l.nTokenGroups; tg++) {
         for (let j = 0; j < g.channels; j++) {
@@ -45,16 +45,16 @@ export function packHead(l: HeadLayout, k: Float32Array, v: Float32Array): Uint3
       }
     }
     arena.set(new Uint32Array(scales.buffer), l.k.scales.offsetWords);
-    arena.set(packCodes(zeros, 1, zeros.length, 8), l.k.zeros.offsetWords);
+    writeZeros(arena, l, l.k.zeros, zeros);
   }
 
   for (const seg of l.vSegments) {
     if (seg.count === 0) continue;
     const rows = gatherRows(v, d, seg.positions);
-    const q = quantizeMatrix(rows, seg.count, d, seg.bits, { kind: 'token' });
+    const q = quantizeMatrix(rows, seg.count, d, seg.bits, { kind: 'token' }, l.zeroPoint);
     arena.set(packCodes(q.codes, seg.count, d, seg.bits), seg.codes.offsetWords);
     arena.set(new Uint32Array(q.scales.buffer), seg.scales.offsetWords);
-    arena.set(packCodes(Uint8Array.from(q.zeros), 1, seg.count, 8), seg.zeros.offsetWords);
+    writeZeros(arena, l, seg.zeros, q.zeros);
   }
   writeF16(arena, l.zoneB.v, gatherRows(v, d, l.zoneB.positions));
   if (l.zoneB.k.words > 0) writeF16(arena, l.zoneB.k, gatherRows(k, d, l.zoneB.positions));
@@ -75,7 +75,7 @@ export function unpackHead(l: HeadLayout, arena: Uint32Array): { k: Float32Array
     const perm = readU16(arena, l.k.permSpan, dStored);
     // (nTokenGroups, dStored)
     const scales = new Float32Array(arena.buffer.slice(arena.byteOffset + 4 * l.k.scales.offsetWords, arena.byteOffset + 4 * (l.k.scales.offsetWords + l.k.scales.words)));
-    const zeros = unpackCodes(arena, 1, l.nTokenGroups * dStored, 8, l.k.zeros.offsetWords);
+    const zeros = readZeros(arena, l, l.k.zeros, l.nTokenGroups * dStored);
     for (const g of l.k.groups) {
       if (g.channels === 0) continue;
       const codes = unpackCodes(arena, l.nQ, g.channels, g.bits, g.codes.offsetWords);
@@ -91,7 +91,7 @@ export function unpackHead(l: HeadLayout, arena: Uint32Array): { k: Float32Array
   for (const seg of l.vSegments) {
     if (seg.count === 0) continue;
     const codes = unpackCodes(arena, seg.count, d, seg.bits, seg.codes.offsetWords);
-    const zeros = unpackCodes(arena, 1, seg.count, 8, seg.zeros.offsetWords);
+    const zeros = readZeros(arena, l, seg.zeros, seg.count);
     for (let r = 0; r < seg.count; r++) {
       const sc = new Float32Array(new Uint32Array([arena[seg.scales.offsetWords + r]]).buffer)[0];
       for (let c = 0; c < d; c++) vOut[(seg.firstSlot + r) * d + c] = dequantizeValue(codes[r * d + c], sc, zeros[r]);
@@ -101,6 +101,17 @@ export function unpackHead(l: HeadLayout, arena: Uint32Array): { k: Float32Array
   vOut.set(readF16(arena, l.zoneB.v, nB * d), l.zoneB.firstSlot * d);
   if (l.zoneB.k.words > 0) kOut.set(readF16(arena, l.zoneB.k, nB * d), l.zoneB.firstSlot * d);
   return { k: kOut, v: vOut };
+}
+
+/** Zero points into their span: u8×4 ('integer') or f32 words ('float'). */
+function writeZeros(arena: Uint32Array, l: HeadLayout, span: Span, zeros: ArrayLike<number>): void {
+  if (l.zeroPoint === 'float') arena.set(new Uint32Array(Float32Array.from(zeros).buffer), span.offsetWords);
+  else arena.set(packCodes(zeros, 1, zeros.length, 8), span.offsetWords);
+}
+
+function readZeros(arena: Uint32Array, l: HeadLayout, span: Span, n: number): Float32Array {
+  if (l.zeroPoint === 'float') return new Float32Array(Uint32Array.from(arena.subarray(span.offsetWords, span.offsetWords + n)).buffer);
+  return Float32Array.from(unpackCodes(arena, 1, n, 8, span.offsetWords));
 }
 
 /** (positions.length, d) rows of x: (T, d). */

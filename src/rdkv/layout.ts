@@ -19,9 +19,10 @@
  *   header          HEADER_FIELDS.length words (u32 each), see encodeHeader; absent in a plain layout
  *   kPerm           (dStored) u16×2
  *   kScales         (nTokenGroups, dStored) f32
- *   kZeros          (nTokenGroups, dStored) u8×4
+ *   kZeros          (nTokenGroups, dStored) u8×4 ('integer' zero points) or f32 ('float', see quantize.ts)
  *   kCodes[b]       b = 8, 4, 2: (nQ, wordsPerRow(channels_b, b)) codes of the b-bit channels, in perm order
  *   vSegment[b]     b = 2, 4, 8: codes (count, wordsPerRow(d, b)), scales (count) f32, zeros (count) u8×4
+ *                   ('integer') or f32 ('float')
  *   zoneB.v         (countB, d) f16
  *   zoneB.k         (countB, d) f16, only when kFullInZoneB
  *   positions       (kept) u32, only when storePositions
@@ -31,7 +32,7 @@
  * A plain layout (no zone A, no quantised K: full cache, SnapKV, StreamingLLM, T <= B) has no header,
  * permutation, scales or zero points: just zone B's K and V at f16.
  */
-import { wordsPerRow } from './quantize';
+import { wordsPerRow, type ZeroPoint } from './quantize';
 
 export interface Span {
   offsetWords: number;
@@ -55,7 +56,7 @@ export const HEADER_FIELDS = [
   'channelsK8',
   'channelsK4',
   'channelsK2',
-  'flags', // bit 0: kFullInZoneB, bit 1: positions stored
+  'flags', // bit 0: kFullInZoneB, bit 1: positions stored, bit 2: f32 ('float') zero points
   'offKPerm',
   'offKScales',
   'offKZeros',
@@ -90,6 +91,8 @@ export interface LayoutInputs {
   storePositions?: boolean;
   /** Zone C capacity in tokens. Default 0. */
   zoneCCapacity?: number;
+  /** Zero points: 'integer' (rdkv.md §4, u8) or 'float' (f32, unclamped). Default 'integer'. */
+  zeroPoint?: ZeroPoint;
 }
 
 export interface VSegmentPlan {
@@ -103,7 +106,7 @@ export interface VSegmentPlan {
   codes: Span;
   /** (count) f32. */
   scales: Span;
-  /** (count) u8×4. */
+  /** (count) u8×4, or f32 when zeroPoint is 'float'. */
   zeros: Span;
 }
 
@@ -122,6 +125,7 @@ export interface HeadLayout {
   d: number;
   plain: boolean;
   kFullInZoneB: boolean;
+  zeroPoint: ZeroPoint;
   kept: number;
   /** Slots [0, nQ) have quantised K. */
   nQ: number;
@@ -151,7 +155,7 @@ export interface HeadLayout {
     permSpan: Span;
     /** (nTokenGroups, dStored) f32. */
     scales: Span;
-    /** (nTokenGroups, dStored) u8×4. */
+    /** (nTokenGroups, dStored) u8×4, or f32 when zeroPoint is 'float'. */
     zeros: Span;
     /** Widths 8, 4, 2 (empty groups included). */
     groups: KGroupPlan[];
@@ -175,6 +179,9 @@ export function planLayout(inp: LayoutInputs): HeadLayout {
   if (d > 65535) throw new Error(`rdkv: head dim ${d} does not fit the u16 permutation`);
   const kFullInZoneB = inp.kFullInZoneB ?? false;
   const storePositions = inp.storePositions ?? false;
+  const zeroPoint = inp.zeroPoint ?? 'integer';
+  if (zeroPoint !== 'integer' && zeroPoint !== 'float') throw new Error(`rdkv: zeroPoint must be 'integer' or 'float', got ${String(zeroPoint)}`);
+  const zeroWords = (n: number) => (zeroPoint === 'float' ? n : Math.ceil(n / 4));
 
   const byWidth = new Map<number, number[]>([
     [2, []],
@@ -231,7 +238,7 @@ export function planLayout(inp: LayoutInputs): HeadLayout {
   const header = take(plain ? 0 : HEADER_FIELDS.length);
   const permSpan = take(Math.ceil(dStored / 2));
   const kScales = take(nTokenGroups * dStored);
-  const kZeros = take(Math.ceil((nTokenGroups * dStored) / 4));
+  const kZeros = take(zeroWords(nTokenGroups * dStored));
   const groups: KGroupPlan[] = [];
   let firstChannel = 0;
   K_GROUP_WIDTHS.forEach((b, i) => {
@@ -256,7 +263,7 @@ export function planLayout(inp: LayoutInputs): HeadLayout {
       wordsPerRow: wpr,
       codes: take(count * wpr),
       scales: take(count),
-      zeros: take(Math.ceil(count / 4)),
+      zeros: take(zeroWords(count)),
     });
     slot += count;
   }
@@ -275,6 +282,7 @@ export function planLayout(inp: LayoutInputs): HeadLayout {
     d,
     plain,
     kFullInZoneB,
+    zeroPoint,
     kept,
     nQ,
     tokenGroup,
@@ -308,7 +316,7 @@ export function encodeHeader(l: HeadLayout): Uint32Array {
     channelsK8: g8.channels,
     channelsK4: g4.channels,
     channelsK2: g2.channels,
-    flags: (l.kFullInZoneB ? 1 : 0) | (l.positions.words > 0 ? 2 : 0),
+    flags: (l.kFullInZoneB ? 1 : 0) | (l.positions.words > 0 ? 2 : 0) | (l.zeroPoint === 'float' ? 4 : 0),
     offKPerm: l.k.permSpan.offsetWords,
     offKScales: l.k.scales.offsetWords,
     offKZeros: l.k.zeros.offsetWords,

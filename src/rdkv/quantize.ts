@@ -19,6 +19,13 @@
  * |x - x̂| <= s/2 + dist(0, [min, max]). (A constant group has s = 1e-8 and falls in the second case
  * unless it is all zeros.) This clipping is the rdkv.md quantizer as specified.
  *
+ * Zero-point modes (`ZeroPoint`):
+ *   'integer' (rdkv.md §4, as above): z rounded and clamped to [0, L], stored as u8 in the cache.
+ *   'float'   (the engine's default): z = f32(-min / s), neither rounded nor clamped, stored as f32.
+ *             Then x/s + z = (x - min)/s lies in [0, L] for every element of the group, nothing is
+ *             clipped, and |x - x̂| <= s/2 (plus f32 rounding) whether or not the range contains 0 —
+ *             the common case of post-RoPE K channels with a large mean. q and x̂ use the same formulas.
+ *
  * Groupings of a (rows, cols) row-major matrix (rows = tokens, cols = channels):
  *   'token':   one group per row over its cols values (V). scales/zeros: (rows).
  *   'channel': one group per column over `tokenGroup` consecutive rows (K); tokenGroup defaults to
@@ -28,6 +35,8 @@
  * [i·b, (i+1)·b). A (rows, len) code matrix is packed row by row, every row starting on a word
  * boundary: wordsPerRow = ceil(len·b / 32), unused high bits of a row's last word are 0.
  */
+
+export type ZeroPoint = 'integer' | 'float';
 
 export type Grouping = { kind: 'token' } | { kind: 'channel'; tokenGroup?: number };
 
@@ -56,12 +65,12 @@ function clamp(x: number, lo: number, hi: number): number {
 }
 
 /** (s, z) for a group with extremes min, max (both already f32 values). */
-export function quantParams(min: number, max: number, bits: number): { scale: number; zero: number } {
+export function quantParams(min: number, max: number, bits: number, zeroPoint: ZeroPoint = 'integer'): { scale: number; zero: number } {
   checkBits(bits);
   const L = 2 ** bits - 1;
   let s = fr(fr(max - min) / L);
   if (!(s > SCALE_FLOOR)) s = SCALE_FLOOR;
-  const zero = roundHalfEven(clamp(fr(-min / s), 0, L));
+  const zero = zeroPoint === 'float' ? fr(-min / s) : roundHalfEven(clamp(fr(-min / s), 0, L));
   return { scale: s, zero };
 }
 
@@ -86,8 +95,9 @@ export interface Quantized {
   codes: Uint16Array;
   /** 'token': (rows); 'channel': (nTokenGroups, cols) row-major. f32 scales. */
   scales: Float32Array;
-  /** Same shape as scales; integer zero points in [0, 2^bits - 1]. */
-  zeros: Uint16Array;
+  zeroPoint: ZeroPoint;
+  /** Same shape as scales; 'integer': zero points in [0, 2^bits - 1] (Uint16Array); 'float': f32 (Float32Array). */
+  zeros: Uint16Array | Float32Array;
   /** Rows per token group ('channel'); rows for 'token' (unused). */
   tokenGroup: number;
   /** (rows, cols) row-major x̂. */
@@ -95,18 +105,19 @@ export interface Quantized {
 }
 
 /** Quantises x: (rows, cols) row-major with the given grouping. */
-export function quantizeMatrix(x: Float32Array, rows: number, cols: number, bits: number, grouping: Grouping): Quantized {
+export function quantizeMatrix(x: Float32Array, rows: number, cols: number, bits: number, grouping: Grouping, zeroPoint: ZeroPoint = 'integer'): Quantized {
   checkBits(bits);
   if (x.length !== rows * cols) throw new Error(`rdkv: matrix has ${x.length} entries, expected ${rows}·${cols}`);
   const codes = new Uint16Array(rows * cols); // (rows, cols) row-major
   let scales: Float32Array;
-  let zeros: Uint16Array;
+  let zeros: Uint16Array | Float32Array;
+  const makeZeros = (n: number) => (zeroPoint === 'float' ? new Float32Array(n) : new Uint16Array(n));
   let tokenGroup = rows;
   // param index of element (r, c)
   let paramOf: (r: number, c: number) => number;
   if (grouping.kind === 'token') {
     scales = new Float32Array(rows);
-    zeros = new Uint16Array(rows);
+    zeros = makeZeros(rows);
     for (let r = 0; r < rows; r++) {
       let mn = Infinity;
       let mx = -Infinity;
@@ -115,7 +126,7 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, bits
         if (v < mn) mn = v;
         if (v > mx) mx = v;
       }
-      const p = quantParams(mn, mx, bits);
+      const p = quantParams(mn, mx, bits, zeroPoint);
       scales[r] = p.scale;
       zeros[r] = p.zero;
     }
@@ -125,7 +136,7 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, bits
     if (!(tokenGroup >= 1) || !Number.isInteger(tokenGroup)) throw new Error(`rdkv: tokenGroup must be a positive integer, got ${tokenGroup}`);
     const nG = rows === 0 ? 0 : Math.ceil(rows / tokenGroup);
     scales = new Float32Array(nG * cols);
-    zeros = new Uint16Array(nG * cols);
+    zeros = makeZeros(nG * cols);
     for (let g = 0; g < nG; g++) {
       const r1 = Math.min(rows, (g + 1) * tokenGroup);
       for (let c = 0; c < cols; c++) {
@@ -136,7 +147,7 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, bits
           if (v < mn) mn = v;
           if (v > mx) mx = v;
         }
-        const p = quantParams(mn, mx, bits);
+        const p = quantParams(mn, mx, bits, zeroPoint);
         scales[g * cols + c] = p.scale;
         zeros[g * cols + c] = p.zero;
       }
@@ -155,6 +166,7 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, bits
     rows,
     cols,
     grouping,
+    zeroPoint,
     codes,
     scales,
     zeros,

@@ -92,8 +92,19 @@ export function avgPoolReflect(x: Float32Array | Float64Array, kernel: number): 
   return out;
 }
 
-/** Scores of every KV head of one layer. */
-export function scoreWindow(inp: WindowInputs, opts: ScoreOptions = {}): WindowScores {
+/**
+ * The un-normalised window sums a scoring kernel produces (f64 here, f32 from the GPU):
+ *   attn (Hkv, T): Σ_{i,g'} A[i,g',t]        (before / visible(t) and pooling)
+ *   qSq  (Hkv, d): Σ_{i,g'} q_{i,g',c}²      over the W·g window queries of the head
+ *   kSq  (Hkv, d): Σ_t k_{t,c}²              over the T keys
+ */
+export interface WindowSums {
+  attn: Float32Array | Float64Array;
+  qSq: Float32Array | Float64Array;
+  kSq: Float32Array | Float64Array;
+}
+
+function checkInputs(inp: WindowInputs): ArrayLike<number> {
   const { q, k, W, Hq, Hkv, T, d } = inp;
   if (!(W >= 1) || !(T >= 1) || !(d >= 1) || !(Hkv >= 1)) throw new Error(`rdkv: need W, T, d, Hkv >= 1 (W=${W}, T=${T}, d=${d}, Hkv=${Hkv})`);
   if (Hq % Hkv !== 0) throw new Error(`rdkv: Hq=${Hq} is not a multiple of Hkv=${Hkv}`);
@@ -104,17 +115,21 @@ export function scoreWindow(inp: WindowInputs, opts: ScoreOptions = {}): WindowS
   for (let i = 0; i < W; i++) {
     if (!Number.isInteger(pos[i]) || pos[i] < 0 || pos[i] >= T) throw new Error(`rdkv: window position ${pos[i]} outside [0, ${T})`);
   }
+  return pos;
+}
+
+/** The WindowSums of one layer (CPU reference of wgsl/rdkv_scores.wgsl). */
+export function windowSums(inp: WindowInputs, opts: Pick<ScoreOptions, 'scale'> = {}): WindowSums {
+  const { q, k, W, Hq, Hkv, T, d } = inp;
+  const pos = checkInputs(inp);
   const g = Hq / Hkv;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
-  const kernel = opts.poolKernel ?? POOL_KERNEL;
-  const kForm = opts.kForm ?? 'squared';
-  const vis = visibleCounts(T, pos);
-  const wV = new Float32Array(Hkv * T);
-  const wK = new Float32Array(Hkv * d);
-  const acc = new Float64Array(T); // (T) attention summed over the head's window queries
+  const attn = new Float64Array(Hkv * T);
+  const qSq = new Float64Array(Hkv * d);
+  const kSq = new Float64Array(Hkv * d);
   const logits = new Float64Array(T); // (T) one query's logits, then its unnormalised probabilities
   for (let h = 0; h < Hkv; h++) {
-    acc.fill(0);
+    const acc = attn.subarray(h * T, (h + 1) * T);
     const kBase = h * T * d;
     for (let i = 0; i < W; i++) {
       const n = pos[i] + 1; // keys 0..pos[i]
@@ -137,10 +152,6 @@ export function scoreWindow(inp: WindowInputs, opts: ScoreOptions = {}): WindowS
         for (let t = 0; t < n; t++) acc[t] += logits[t] / sum;
       }
     }
-    for (let t = 0; t < T; t++) acc[t] = vis[t] > 0 ? acc[t] / vis[t] : 0;
-    const pooled = avgPoolReflect(acc, kernel);
-    for (let t = 0; t < T; t++) wV[h * T + t] = pooled[t];
-
     for (let c = 0; c < d; c++) {
       let qq = 0;
       for (let i = 0; i < W; i++) {
@@ -148,8 +159,47 @@ export function scoreWindow(inp: WindowInputs, opts: ScoreOptions = {}): WindowS
       }
       let kk = 0;
       for (let t = 0; t < T; t++) kk += k[kBase + t * d + c] ** 2;
+      qSq[h * d + c] = qq;
+      kSq[h * d + c] = kk;
+    }
+  }
+  return { attn, qSq, kSq };
+}
+
+export interface WindowShape {
+  W: number;
+  Hq: number;
+  Hkv: number;
+  T: number;
+  d: number;
+  qPositions?: ArrayLike<number>;
+}
+
+/** Visibility normalisation, pooling and the w_K form: WindowSums → WindowScores. */
+export function finishWindowScores(sums: WindowSums, shape: WindowShape, opts: ScoreOptions = {}): WindowScores {
+  const { W, Hq, Hkv, T, d } = shape;
+  const g = Hq / Hkv;
+  const kernel = opts.poolKernel ?? POOL_KERNEL;
+  const kForm = opts.kForm ?? 'squared';
+  const pos = shape.qPositions ?? defaultWindowPositions(T, W);
+  const vis = visibleCounts(T, pos);
+  const wV = new Float32Array(Hkv * T);
+  const wK = new Float32Array(Hkv * d);
+  const acc = new Float64Array(T);
+  for (let h = 0; h < Hkv; h++) {
+    for (let t = 0; t < T; t++) acc[t] = vis[t] > 0 ? sums.attn[h * T + t] / vis[t] : 0;
+    const pooled = avgPoolReflect(acc, kernel);
+    for (let t = 0; t < T; t++) wV[h * T + t] = pooled[t];
+    for (let c = 0; c < d; c++) {
+      const qq = sums.qSq[h * d + c];
+      const kk = sums.kSq[h * d + c];
       wK[h * d + c] = kForm === 'squared' ? (qq / (W * g)) * (kk / T) : (Math.sqrt(qq) * Math.sqrt(kk)) / Math.sqrt(d);
     }
   }
   return { wV, wK };
+}
+
+/** Scores of every KV head of one layer. */
+export function scoreWindow(inp: WindowInputs, opts: ScoreOptions = {}): WindowScores {
+  return finishWindowScores(windowSums(inp, opts), inp, opts);
 }
