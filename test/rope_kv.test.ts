@@ -30,23 +30,25 @@ describe('rope_kv kernel', () => {
     gpu = await requireGpu();
   });
 
-  // [rows, nHeads, nKvHeads, headDim, pos, cacheF16]
-  const cases: [number, number, number, number, number, boolean][] = [
+  // [rows, nHeads, nKvHeads, headDim, pos, cacheF16, slotBase]
+  const cases: [number, number, number, number, number, boolean, number?][] = [
     [3, 4, 2, 8, 0, false],
     [5, 3, 1, 16, 5, false],
     [7, 4, 4, 64, 3000, false],
     [5, 3, 1, 16, 5, true],
     [3, 4, 2, 64, 3000, true],
     [2, 2, 1, 8, 200_001, false],
+    // A compressed cache's zone C: position 1000 goes to slot 10.
+    [4, 4, 2, 16, 1000, true, 990],
   ];
-  it.each(cases)('rows=%i Hq=%i Hkv=%i d=%i pos=%i f16=%s matches the CPU reference', async (rows, nHeads, nKvHeads, d, pos, f16) => {
-    const capacity = pos + rows + 3;
+  it.each(cases)('rows=%i Hq=%i Hkv=%i d=%i pos=%i f16=%s slotBase=%s matches the CPU reference', async (rows, nHeads, nKvHeads, d, pos, f16, slotBase = 0) => {
+    const capacity = pos - slotBase + rows + 3;
     const seed = rows * 101 + d * 7 + pos;
     const q = randn(seed, rows * nHeads * d, 2);
     const k = randn(seed + 1, rows * nKvHeads * d, 2);
     const v = randn(seed + 2, rows * nKvHeads * d);
     const invFreq = invFreqs(d);
-    const shape = { nHeads, nKvHeads, headDim: d, capacity, cacheF16: f16 };
+    const shape = { nHeads, nKvHeads, headDim: d, capacity, cacheF16: f16, slotBase };
 
     const wantQ = q.slice();
     const wantK = new Float32Array(nKvHeads * capacity * d).fill(NaN);
@@ -81,13 +83,13 @@ describe('rope_kv kernel', () => {
       const got = unpackCache(words, f16);
       // Written slots match; every other word still holds the poison.
       for (let h = 0; h < nKvHeads; h++) {
-        const lo = (h * capacity + pos) * d;
+        const lo = (h * capacity + pos - slotBase) * d;
         const hi = lo + rows * d;
         expect(relError(got.subarray(lo, hi), want.subarray(lo, hi))).toBeLessThan(tol);
       }
       const written = (w: number) => {
         const t = Math.floor((w * (f16 ? 2 : 1)) / d) % capacity;
-        return t >= pos && t < pos + rows;
+        return t >= pos - slotBase && t < pos - slotBase + rows;
       };
       let untouched = 0;
       let others = 0;

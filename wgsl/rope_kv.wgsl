@@ -1,7 +1,8 @@
 // RoPE (rotate-half, as Hugging Face transformers) on q in place and on k, then the KV-cache write:
 //   for i < d/2, angle = f32(pos) * inv_freq[i] (an f32 product, as torch computes it in float32),
 //   x'[i] = x[i] cos - x[i + d/2] sin,  x'[i + d/2] = x[i + d/2] cos + x[i] sin,
-//   K[kvh, pos, :] = rope(k[row, kvh, :]),  V[kvh, pos, :] = v[row, kvh, :],  pos = step.pos + row.
+//   K[kvh, pos - slot_base, :] = rope(k[row, kvh, :]),  V[kvh, pos - slot_base, :] = v[row, kvh, :],
+//   pos = step.pos + row (slot_base is 0 for a plain cache, T for a compressed cache's zone C).
 // cos/sin are computed here with an exact range reduction and polynomials (absolute error ~2e-7 for any
 // angle below 2^24), not with the built-ins, whose accuracy is unspecified outside [-pi, pi].
 // CPU reference: src/ref/rope.ts (ropeKvRef).
@@ -19,6 +20,7 @@ struct Params {
   n_kv_heads: u32,
   head_dim: u32,
   capacity: u32,
+  slot_base: u32, // cache slot of position slot_base is 0 (a compressed cache's zone C starts at T)
 }
 
 @group(0) @binding(0) var<storage, read_write> q: array<f32>;
@@ -156,7 +158,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let kvh = item / half;
   let j = item % half;
   let base = (row * params.n_kv_heads + kvh) * d;
-  let token = kvh * params.capacity + p;
+  let token = kvh * params.capacity + (p - params.slot_base);
   if (is_k) {
     store_pair(true, token, j, roped_k(base, 2u * j, half, pos), roped_k(base, 2u * j + 1u, half, pos));
   } else {

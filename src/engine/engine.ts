@@ -10,6 +10,9 @@ import { parseGenerationConfig, type GenerationConfig } from '../model/generatio
 import { openCheckpoint, type Checkpoint, type ModelFiles } from '../model/model-files';
 import { Tokenizer } from '../model/tokenizer';
 import { uploadWeights, type GpuWeights, type UploadProgress } from '../model/upload';
+import type { CompressOptions } from '../kv/rdkv-layer';
+import type { Budget } from '../rdkv/budget';
+import { buildCacheReport, fullCacheReport, type CacheReport, type CachePolicy } from './cache-report';
 import { isGreedy, Sampler, type SamplingOptions } from './sampler';
 
 export interface LoadOptions {
@@ -36,6 +39,12 @@ export interface GenerateOptions {
   keepLogits?: boolean;
   /** Append to the current context instead of starting a new one. */
   continueContext?: boolean;
+  /** KV cache policy after prefill (default 'full'); ignored when continuing a context. */
+  policy?: CachePolicy;
+  /** B tokens per (layer, KV head), or a retention fraction of the full cache; default B = 1024. */
+  budget?: Budget;
+  /** Allocation details (zero-point mode, ε table, scoring form...). */
+  compressOptions?: CompressOptions;
 }
 
 export type StopReason = 'eos' | 'stop' | 'length' | 'aborted';
@@ -48,6 +57,8 @@ export interface GenerateResult {
   decodeMs: number;
   stopReason: StopReason;
   logits?: Float32Array[];
+  /** What the cache kept (after a fresh prefill). */
+  report?: CacheReport;
 }
 
 export interface EngineInfo {
@@ -61,6 +72,7 @@ export interface EngineInfo {
 export class Engine {
   /** The last generated token when it was not yet fed back (it opens the next continued turn). */
   private pending: number | undefined;
+  private report: CacheReport | null = null;
 
   private constructor(
     readonly gpu: Gpu,
@@ -140,10 +152,13 @@ export class Engine {
     };
 
     const t0 = performance.now();
+    const policy = o.continueContext ? undefined : (o.policy ?? 'full');
     await f.prefill(promptIds, {
       signal: o.signal,
       onLayer: (l) => o.onPrefillProgress?.(l + 1, this.config.nLayers),
+      compress: policy && policy !== 'full' ? { policy, budget: o.budget, options: o.compressOptions } : undefined,
     });
+    if (policy) this.report = this.buildReport(policy, promptIds.length);
     let cur = await next();
     const prefillMs = performance.now() - t0;
 
@@ -194,7 +209,30 @@ export class Engine {
       decodeMs,
       stopReason,
       logits: o.keepLogits ? logits : undefined,
+      report: policy ? this.report ?? undefined : undefined,
     };
+  }
+
+  private buildReport(policy: CachePolicy, T: number): CacheReport {
+    const c = this.config;
+    const layers = this.forward.compressedLayers();
+    if (!layers) return { ...fullCacheReport(c.nLayers, c.nKvHeads, T, c.headDim), policy };
+    return buildCacheReport(policy, layers.map((l) => l.report), T, c.headDim);
+  }
+
+  /** The report of the last fresh prefill's cache (null before any). */
+  cacheReport(): CacheReport | null {
+    return this.report;
+  }
+
+  /** Bytes the KV cache holds now. */
+  cacheBytes(): number {
+    return this.forward.cacheBytes();
+  }
+
+  /** GPU buffer bytes held now and at most (weights, cache, working buffers), since the device was made. */
+  gpuMemory(): { currentBytes: number; peakBytes: number } {
+    return { currentBytes: this.gpu.memory.currentBytes, peakBytes: this.gpu.memory.peakBytes };
   }
 
   destroy(): void {

@@ -19,6 +19,8 @@ export interface Gpu {
   hasTimestamps: boolean;
   /** The largest buffer one binding may hold here, capped at 512 MiB (SwiftShader fails above it). */
   maxBindingBytes: number;
+  /** GPU buffer bytes this device holds now, and the most it ever held (every createBuffer counts). */
+  memory: { currentBytes: number; peakBytes: number; resetPeak(): void };
   /** Held so the instance outlives the device: Dawn for Node crashes when the GPU object is collected first. */
   readonly instance: GPU;
 }
@@ -79,6 +81,7 @@ export async function acquireGpu(options: { powerPreference?: GPUPowerPreference
   if (hasSubgroups) features.push('subgroups');
   if (hasTimestamps) features.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features });
+  const memory = trackMemory(device);
   const info = adapter.info;
   const summary: AdapterSummary = {
     vendor: info?.vendor ?? '',
@@ -94,6 +97,34 @@ export async function acquireGpu(options: { powerPreference?: GPUPowerPreference
     hasSubgroups,
     hasTimestamps,
     instance: gpu,
+    memory,
     maxBindingBytes: Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, BINDING_CAP),
   };
+}
+
+/** Counts the bytes of every buffer the device creates until it is destroyed: current and peak. */
+function trackMemory(device: GPUDevice): Gpu['memory'] {
+  const memory = {
+    currentBytes: 0,
+    peakBytes: 0,
+    resetPeak() {
+      memory.peakBytes = memory.currentBytes;
+    },
+  };
+  const create = device.createBuffer.bind(device);
+  device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
+    const buffer = create(desc);
+    const size = buffer.size;
+    memory.currentBytes += size;
+    memory.peakBytes = Math.max(memory.peakBytes, memory.currentBytes);
+    const destroy = buffer.destroy.bind(buffer);
+    let alive = true;
+    buffer.destroy = () => {
+      if (alive) memory.currentBytes -= size;
+      alive = false;
+      destroy();
+    };
+    return buffer;
+  };
+  return memory;
 }

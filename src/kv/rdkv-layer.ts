@@ -279,7 +279,8 @@ export class CompressedLayer {
 /** Scores, plans and packs one layer; the layer's full K/V may be freed when this resolves. */
 export async function compressLayer(gpu: Gpu, a: CompressArgs): Promise<CompressedLayer> {
   const { shape, T } = a;
-  const opts = a.options ?? {};
+  // The engine's default zero point is f32 ('float'): planning counts its bytes, so budgets fit.
+  const opts: CompressOptions = { zeroPoint: 'float', ...a.options };
   if ((a.policy as string) === 'full') throw new Error("rdkv: policy 'full' is not a compressed layer");
   const scores = await scoreLayer(gpu, a, opts.score);
   const inputs: LayerInputs = { T, d: shape.headDim, Hkv: shape.nKvHeads, wV: scores.wV, wK: scores.wK, epsilon: opts.epsilon };

@@ -25,9 +25,28 @@ import { createSiluMul } from '../gpu/ops/silu-mul';
 import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
 import { MAP_READ_MODE, Usage } from '../gpu/usage';
 import { FullCache } from '../kv/full-cache';
+import { compressLayer, type CompressedLayer, type CompressOptions, type CompressPolicy } from '../kv/rdkv-layer';
+import { budgetTokens, type Budget } from '../rdkv/budget';
 import type { ModelConfig } from './config';
 import { inverseFrequencies } from './rope-freqs';
 import type { GpuWeights, LayerWeights } from './upload';
+
+/** Compress the cache right after a prefill (layer-streamed: one layer's full K/V exists at a time). */
+export interface CompressSpec {
+  policy: CompressPolicy;
+  budget?: Budget;
+  options?: CompressOptions;
+}
+
+/** RDKV's observation window: the last W prompt positions' queries score the cache. */
+export const OBSERVATION_WINDOW = 32;
+
+export interface PrefillHooks {
+  onLayer?: (layer: number) => void;
+  signal?: AbortSignal;
+  /** Compress after this prefill (a fresh context only); no effect when the budget covers the prompt. */
+  compress?: CompressSpec;
+}
 
 export interface ForwardOptions {
   /** Rows per prefill chunk (matrix-matrix kernels work on this many tokens at once). */
@@ -78,6 +97,8 @@ export class Transformer {
   readonly cache: FullCache;
 
   private layers: LayerOps[] = [];
+  /** Set after a compressed prefill: the compressed layers and their decode ops (zone C + fused attention). */
+  private compressed: { T: number; layers: CompressedLayer[]; ops: LayerOps[] } | null = null;
   private readonly step: GPUBuffer;
   private readonly stepOne: GPUBuffer;
   private readonly b: ReturnType<Transformer['allocate']>;
@@ -259,14 +280,24 @@ export class Transformer {
   /**
    * Appends `ids` to the context: runs every layer over all new tokens (chunk by chunk), then computes
    * the logits of the last one. `onLayer(l)` is called after each layer; `signal` aborts between layers.
+   * With `compress`, each layer's K/V is scored, allocated and packed as soon as the layer is done, and
+   * its full-precision K/V (one temporary pair, reused by every layer) is overwritten by the next.
    */
-  async prefill(ids: ArrayLike<number>, hooks: { onLayer?: (layer: number) => void; signal?: AbortSignal } = {}): Promise<void> {
+  async prefill(ids: ArrayLike<number>, hooks: PrefillHooks = {}): Promise<void> {
     const T = ids.length;
     if (T === 0) throw new RangeError('prefill needs at least one token');
+    if (this.compressed) {
+      // A compressed cache takes further tokens (a follow-up turn) one decode step at a time.
+      for (let i = 0; i < T; i++) await this.decode(ids[i]);
+      return;
+    }
     const c = this.config;
     const C = this.options.chunk;
     const pos0 = this.length;
-    await this.ensureCache(pos0 + T);
+    const compress = hooks.compress && this.shouldCompress(hooks.compress, T) ? hooks.compress : undefined;
+    if (compress && pos0 > 0) throw new Error('compression applies to a fresh context: reset before a compressed prefill');
+    const stream = compress ? await this.layerStream(T) : undefined;
+    if (!stream) await this.ensureCache(pos0 + T);
     const nChunks = Math.ceil(T / C);
     const D = c.hiddenSize;
     const rowsOf = (i: number) => Math.min(C, T - i * C);
@@ -290,21 +321,29 @@ export class Transformer {
         pass.end();
         enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
       }
+      const compressed: CompressedLayer[] = [];
       for (let l = 0; l < c.nLayers; l++) {
+        const L = stream ? stream.ops[l] : this.layers[l];
         for (let i = 0; i < nChunks; i++) {
           enc.copyBufferToBuffer(table, i * STEP_BYTES, this.step, 0, STEP_BYTES);
           enc.copyBufferToBuffer(hidden[i], 0, this.b.x, 0, rowsOf(i) * D * 4);
           const pass = enc.beginComputePass();
-          this.encodeLayer(pass, this.layers[l], rowsOf(i));
+          this.encodeLayer(pass, L, rowsOf(i));
           pass.end();
+          if (stream) stream.copyWindow(enc, i * C, rowsOf(i));
           if (l < c.nLayers - 1 || i < nChunks - 1) enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
         }
         this.gpu.device.queue.submit([enc.finish()]);
+        if (stream && compress) compressed.push(await stream.compress(l, compress));
         await this.gpu.device.queue.onSubmittedWorkDone();
         hooks.onLayer?.(l);
-        if (hooks.signal?.aborted) throw hooks.signal.reason ?? new DOMException('aborted', 'AbortError');
+        if (hooks.signal?.aborted) {
+          for (const cl of compressed) cl.destroy();
+          throw hooks.signal.reason ?? new DOMException('aborted', 'AbortError');
+        }
         enc = this.gpu.device.createCommandEncoder();
       }
+      if (stream) this.compressed = { T, layers: compressed, ops: await this.bindCompressed(compressed, T) };
       this.encodeLogits(enc, rowsOf(nChunks - 1) - 1);
       this.gpu.device.queue.submit([enc.finish()]);
       this.length = pos0 + T;
@@ -312,7 +351,103 @@ export class Transformer {
       for (const h of hidden) h.destroy();
       idsBuf.destroy();
       table.destroy();
+      stream?.destroy();
     }
+  }
+
+  /** Whether `spec` compresses a T-token prompt at all (T <= B keeps the full cache, exactly). */
+  private shouldCompress(spec: CompressSpec, T: number): boolean {
+    return budgetTokens(spec.budget, T) < T;
+  }
+
+  /**
+   * The layer-streamed prefill's temporary full-precision K/V (one layer, reused by every layer), the
+   * ops bound to it, and the query window buffer the scores read.
+   */
+  private async layerStream(T: number) {
+    const c = this.config;
+    const capacity = Math.ceil(T / 8) * 8;
+    const W = Math.min(OBSERVATION_WINDOW, T);
+    const bytes = c.nKvHeads * capacity * c.headDim * (this.options.kvF16 ? 2 : 4);
+    const k = createStorage(this.gpu, bytes, 'stream.k');
+    const v = createStorage(this.gpu, bytes, 'stream.v');
+    const qDim = c.nHeads * c.headDim;
+    const qWindow = createStorage(this.gpu, W * qDim * 4, 'stream.qWindow');
+    const gpu = this.gpu;
+    const b = this.b;
+    const step = this.step;
+    const invFreq = this.invFreq;
+    const shape = (window: number) => ({
+      nHeads: c.nHeads,
+      nKvHeads: c.nKvHeads,
+      headDim: c.headDim,
+      capacity,
+      cacheF16: this.options.kvF16,
+      window,
+    });
+    const rope = (await createRopeKv(gpu, shape(0))).bind({ q: b.q, k: b.k, v: b.v, kCache: k, vCache: v, invFreq, step });
+    const attn = await Promise.all(
+      [0, c.slidingWindow ?? 0].map(async (w) => (await createAttentionPrefill(gpu, shape(w))).bind({ out: b.att, q: b.q, kCache: k, vCache: v, step })),
+    );
+    const ops: LayerOps[] = this.layers.map((L, l) => ({ ...L, rope, attnPrefill: attn[c.layerSlidingWindow[l] && c.slidingWindow ? 1 : 0] }));
+    return {
+      ops,
+      /** Copies the rows of this chunk's roped q that fall in the window [T - W, T). */
+      copyWindow(enc: GPUCommandEncoder, row0: number, rows: number) {
+        const lo = Math.max(row0, T - W);
+        const hi = row0 + rows;
+        if (lo >= hi) return;
+        enc.copyBufferToBuffer(b.q, (lo - row0) * qDim * 4, qWindow, (lo - (T - W)) * qDim * 4, (hi - lo) * qDim * 4);
+      },
+      compress: (layer: number, spec: CompressSpec) =>
+        compressLayer(gpu, {
+          k,
+          v,
+          capacity,
+          T,
+          qWindow,
+          W,
+          shape: { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, cacheF16: this.options.kvF16 },
+          policy: spec.policy,
+          budget: spec.budget,
+          // Equal memory by default: RDKV's bit budget shrinks until codes + metadata fit B tokens at 16 bits.
+          options: { fitMetadata: true, ...spec.options, layer },
+        }),
+      destroy() {
+        k.destroy();
+        v.destroy();
+        qWindow.destroy();
+      },
+    };
+  }
+
+  /** Decode ops over compressed layers: rope writes zone C (slot = pos − T), attention is the fused kernel. */
+  private async bindCompressed(layers: CompressedLayer[], T: number): Promise<LayerOps[]> {
+    const c = this.config;
+    return Promise.all(
+      layers.map(async (cl, l) => {
+        const zc = cl.zoneC;
+        const rope = await createRopeKv(this.gpu, {
+          nHeads: c.nHeads,
+          nKvHeads: c.nKvHeads,
+          headDim: c.headDim,
+          capacity: zc.capacity,
+          cacheF16: this.options.kvF16,
+          slotBase: T,
+        });
+        const attn = cl.bindDecode({ out: this.b.att, q: this.b.q, step: this.step });
+        return {
+          ...this.layers[l],
+          rope: rope.bind({ q: this.b.q, k: this.b.k, v: this.b.v, kCache: zc.k, vCache: zc.v, invFreq: this.invFreq, step: this.step }),
+          attnDecode: { encode: (pass: GPUComputePassEncoder, kvLen: number) => attn.encode(pass, kvLen - T) },
+        };
+      }),
+    );
+  }
+
+  /** The compressed layers' reports (null when the cache is not compressed). */
+  compressedLayers(): readonly CompressedLayer[] | null {
+    return this.compressed?.layers ?? null;
   }
 
   /** Feeds one token at position `length` and computes its logits (one submission). */
@@ -332,16 +467,28 @@ export class Transformer {
 
   private async encodeDecode(embed: EncodedOp, slot: number, timestampWrites?: GPUComputePassTimestampWrites): Promise<void> {
     const pos = this.length;
-    await this.ensureCache(pos + 1);
+    const layers = await this.decodeLayers(pos + 1);
     writeStep(this.gpu, this.step, { rows: 1, pos, kvLen: pos + 1 });
     const enc = this.gpu.device.createCommandEncoder();
     const pass = enc.beginComputePass({ timestampWrites });
     embed.encode(pass, 1);
-    for (const L of this.layers) this.encodeLayer(pass, L, 1, pos + 1);
+    for (const L of layers) this.encodeLayer(pass, L, 1, pos + 1);
     pass.end();
     this.encodeLogits(enc, 0, slot);
     this.gpu.device.queue.submit([enc.finish()]);
     this.length = pos + 1;
+  }
+
+  /** The layer ops of a decode step at context length `tokens`, growing whichever cache is in use. */
+  private async decodeLayers(tokens: number): Promise<LayerOps[]> {
+    const cc = this.compressed;
+    if (!cc) {
+      await this.ensureCache(tokens);
+      return this.layers;
+    }
+    const grew = cc.layers.map((cl) => cl.ensureZoneC(tokens - cc.T, this.length - cc.T));
+    if (grew.some(Boolean)) cc.ops = await this.bindCompressed(cc.layers, cc.T);
+    return cc.ops;
   }
 
   /** Forgets the last `n` positions (tokens fed ahead by chained decoding that are not kept). */
@@ -365,16 +512,25 @@ export class Transformer {
   /** Forgets the context (the cache buffers stay allocated). */
   reset(): void {
     this.length = 0;
+    for (const cl of this.compressed?.layers ?? []) cl.destroy();
+    this.compressed = null;
+  }
+
+  /** Bytes the KV cache holds now: the compressed layers (with zone C) or the full cache. */
+  cacheBytes(): number {
+    if (!this.compressed) return this.cache.allocatedBytes();
+    return this.compressed.layers.reduce((s, cl) => s + cl.bytes.compressed + cl.zoneCBytes(), 0);
   }
 
   /** GPU bytes this forward pass allocated besides the weights. */
   allocatedBytes(): number {
     const work = Object.values(this.b).reduce((s, buf) => s + buf.size, 0);
-    return work + this.cache.allocatedBytes();
+    return work + this.cacheBytes();
   }
 
   destroy(): void {
     for (const buf of Object.values(this.b)) buf.destroy();
+    this.reset();
     this.cache.destroy();
     this.step.destroy();
     this.stepOne.destroy();

@@ -30,6 +30,7 @@ import { allocateHead, budgetBytes, budgetTokens, type Budget } from './budget';
 import { layoutBytes, type ByteBreakdown } from './bytes';
 import { EPS_K_DEFAULT, EPS_V_DEFAULT, epsOf } from './epsilon';
 import { planLayout, type HeadLayout } from './layout';
+import type { ZeroPoint } from './quantize';
 
 export type Policy = 'full' | 'rdkv' | 'uniform' | 'snapkv' | 'streaming';
 export const POLICIES: readonly Policy[] = ['full', 'rdkv', 'uniform', 'snapkv', 'streaming'];
@@ -65,6 +66,8 @@ export interface PolicyOptions {
   storePositions?: boolean;
   /** Zone C capacity (tokens) recorded in the layout. Default 0. */
   zoneCCapacity?: number;
+  /** How zero points are stored (and counted): the spec's clamped integer, or f32. Default 'integer'. */
+  zeroPoint?: ZeroPoint;
 }
 
 export interface Distortion {
@@ -128,7 +131,7 @@ export function planHead(policy: Policy, kvHead: number, wV: Float32Array, wK: F
   const d = wK.length;
   const bb = budgetBytes(B, d);
   const base = { policy, kvHead, T, d, budgetTokens: B, budgetBytes: bb };
-  const layoutOpts = { tokenGroup: opts.tokenGroup, storePositions: opts.storePositions, zoneCCapacity: opts.zoneCCapacity };
+  const layoutOpts = { tokenGroup: opts.tokenGroup, storePositions: opts.storePositions, zoneCCapacity: opts.zoneCCapacity, zeroPoint: opts.zeroPoint };
 
   const finish = (
     vBits: Uint8Array,

@@ -9,6 +9,8 @@ export interface RopeKvRefShape {
   nKvHeads: number;
   headDim: number;
   capacity: number;
+  /** Position stored in slot 0 (default 0). */
+  slotBase?: number;
 }
 
 /** cos and sin of the f32 angle pos × invFreq[i], for i < headDim / 2. */
@@ -61,7 +63,7 @@ export function ropeKvRef(
   ropeRef(kr, rows, nKvHeads, d, pos, invFreq);
   for (let r = 0; r < rows; r++) {
     for (let h = 0; h < nKvHeads; h++) {
-      const dst = (h * capacity + pos + r) * d;
+      const dst = (h * capacity + pos + r - (shape.slotBase ?? 0)) * d;
       const src = (r * nKvHeads + h) * d;
       kCache.set(kr.subarray(src, src + d), dst);
       vCache.set(v.subarray(src, src + d), dst);

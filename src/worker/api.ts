@@ -26,34 +26,8 @@ export type BudgetSetting = { tokens: number } | { retention: number };
 /** Bit widths a cache unit can get; 0 = evicted (V token) or dropped (K channel). */
 export const WIDTHS = [0, 2, 4, 8, 16] as const;
 
-/**
- * What compression did, per (layer, KV head). Filled by the engine after compression; transferred (not
- * copied) to the page with Comlink.transfer.
- */
-export interface CacheReport {
-  policy: Policy;
-  nLayers: number;
-  nKvHeads: number;
-  /** Prompt tokens covered by the report. */
-  T: number;
-  headDim: number;
-  /** (nLayers·nKvHeads·T): V width of every prompt token; index ((layer·nKvHeads + head)·T + t). */
-  vWidths: Uint8Array;
-  /** (nLayers·nKvHeads·headDim): stored width of every K channel; index ((layer·nKvHeads + head)·headDim + c). */
-  kWidths: Uint8Array;
-  /** K and V of the T tokens at 16 bits (all layers and heads). */
-  fullBytes: number;
-  /** Everything the compressed cache holds for the T tokens: codes, scales, zero points, permutations, headers. */
-  compressedBytes: number;
-  /** The metadata part of compressedBytes, when known. */
-  metadataBytes?: number;
-  /** compressedBytes / fullBytes. */
-  retention: number;
-  /** (nLayers·nKvHeads): predicted normalised distortion of each head's attention output. */
-  predictedDistortion: Float32Array;
-  /** The budget B the allocation used (tokens per head), when there was one. */
-  budgetTokens?: number;
-}
+export type { CacheReport } from '../engine/cache-report';
+import type { CacheReport } from '../engine/cache-report';
 
 /** The prompt of a generation: plain text (BOS added), ready token ids, or chat messages (model template). */
 export interface PromptSpec {

@@ -10,6 +10,7 @@ export interface RopeKvShape {
   headDim: number; // even, 8..256
   capacity: number; // cache slots per KV head
   cacheF16: boolean; // K/V cache words hold two f16 values (dim 2j low) instead of one f32
+  slotBase?: number; // position written to slot 0 (default 0; a compressed cache's zone C starts at T)
 }
 
 export interface RopeKvBindings {
@@ -29,7 +30,7 @@ export async function createRopeKv(gpu: Gpu, shape: RopeKvShape) {
   if (headDim % 2 !== 0 || headDim < 2) throw new RangeError(`rope_kv: headDim ${headDim} must be even`);
   if (nHeads % nKvHeads !== 0) throw new RangeError(`rope_kv: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
   const pipeline = await getPipeline(gpu, 'rope_kv', source, { WG, CACHE_F16: shape.cacheF16 ? 1 : 0 });
-  const params = createUniform(gpu, [nHeads, nKvHeads, headDim, capacity], 'rope_kv.params');
+  const params = createUniform(gpu, [nHeads, nKvHeads, headDim, capacity, shape.slotBase ?? 0], 'rope_kv.params');
   const groups = ceilDiv((nHeads + 2 * nKvHeads) * (headDim / 2), WG);
   return {
     bind(b: RopeKvBindings): EncodedOp {
