@@ -8,6 +8,7 @@ import { runGenerate } from './generate';
 import { runVerify } from './verify';
 import { runBench } from '../../bench/engine-bench';
 import { runKernelBench } from '../../bench/kernel-bench';
+import { runRdkvBench } from '../../bench/rdkv-bench';
 
 const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--json]
        npm run cli -- verify --fixture test/fixtures/llama-f32 [--kv f16|f32]
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return runGenerate(args);
     case 'verify':
       return runVerify(args);
+    case 'rdkv-bench':
+      return runRdkvBench(args);
     case 'kernel-bench':
       return runKernelBench(args);
     case 'bench':

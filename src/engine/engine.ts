@@ -153,6 +153,7 @@ export class Engine {
 
     const t0 = performance.now();
     const policy = o.continueContext ? undefined : (o.policy ?? 'full');
+    if (policy === 'full') await f.reserve(promptIds.length + o.maxTokens);
     await f.prefill(promptIds, {
       signal: o.signal,
       onLayer: (l) => o.onPrefillProgress?.(l + 1, this.config.nLayers),

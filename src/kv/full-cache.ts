@@ -34,12 +34,15 @@ export class FullCache {
   }
 
   /**
-   * Makes room for `tokens` entries, keeping the first `keep`. Returns true when buffers changed
+   * Makes room for `tokens` entries (exactly, or with a quarter more to amortise growth), keeping the first `keep`. Returns true when buffers changed
    * (callers rebind what reads them).
    */
-  ensure(tokens: number, keep: number): boolean {
+  ensure(tokens: number, keep: number, exact = false): boolean {
     if (tokens <= this.capacity) return false;
-    const capacity = Math.max(256, 2 ** Math.ceil(Math.log2(tokens)));
+    // Grow by a quarter beyond what is asked (whole 256-token blocks): amortised copies without the
+    // doubling that would make a 128K context allocate room for 256K.
+    const headroom = exact || !this.capacity ? 0 : tokens / 4;
+    const capacity = Math.max(256, Math.ceil((tokens + headroom) / 256) * 256);
     const bytes = this.layerBytes(capacity);
     if (bytes > this.gpu.maxBindingBytes) {
       const maxTokens = Math.floor(this.gpu.maxBindingBytes / this.layerBytes(1));

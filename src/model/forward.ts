@@ -205,9 +205,14 @@ export class Transformer {
     await this.ensureCache(1);
   }
 
+  /** Sizes the full cache for `tokens` positions up front (prompt + the tokens to generate). */
+  async reserve(tokens: number): Promise<void> {
+    if (!this.compressed) await this.ensureCache(tokens, true);
+  }
+
   /** Grows the cache for `tokens` positions and rebinds the layer ops when its buffers changed. */
-  private async ensureCache(tokens: number): Promise<void> {
-    if (!this.cache.ensure(tokens, this.length) && this.layers.length) return;
+  private async ensureCache(tokens: number, exact = false): Promise<void> {
+    if (!this.cache.ensure(tokens, this.length, exact) && this.layers.length) return;
     const c = this.config;
     const shape = (window: number) => ({
       nHeads: c.nHeads,
@@ -296,6 +301,8 @@ export class Transformer {
     const pos0 = this.length;
     const compress = hooks.compress && this.shouldCompress(hooks.compress, T) ? hooks.compress : undefined;
     if (compress && pos0 > 0) throw new Error('compression applies to a fresh context: reset before a compressed prefill');
+    // A compressed prefill needs no full cache at all: give its memory back first.
+    if (compress) this.cache.destroy();
     const stream = compress ? await this.layerStream(T) : undefined;
     if (!stream) await this.ensureCache(pos0 + T);
     const nChunks = Math.ceil(T / C);
