@@ -48,7 +48,8 @@ export async function runRdkvBench(args: Args): Promise<number> {
     const ids = Array.from({ length: ctx }, () => Math.floor(random() * config.vocabSize));
     for (const policy of policies) {
       if (ctx >= 65536 && !longPolicies.includes(policy)) continue;
-      model.reset();
+      // Each run starts from the weights alone, so its peak counts only what it allocated itself.
+      model.release();
       gpu.memory.resetPeak();
       if (policy === 'full') await model.reserve(ctx + decodeTokens + 1);
       const t0 = performance.now();

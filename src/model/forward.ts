@@ -516,7 +516,13 @@ export class Transformer {
     return readF32(this.gpu, this.b.logits, this.config.vocabSize);
   }
 
-  /** Forgets the context (the cache buffers stay allocated). */
+  /** Forgets the context and frees the full cache's buffers (they come back on the next prefill). */
+  release(): void {
+    this.reset();
+    this.cache.destroy();
+  }
+
+  /** Forgets the context (the full cache's buffers stay allocated for reuse). */
   reset(): void {
     this.length = 0;
     for (const cl of this.compressed?.layers ?? []) cl.destroy();
