@@ -2,6 +2,7 @@
 import { Engine } from '../engine/engine';
 import { nodeModelFiles } from '../model/model-files';
 import { type Args, num, str } from './args';
+import { cacheJson, policyArgs } from './cache-json';
 
 export async function runGenerate(args: Args): Promise<number> {
   const modelDir = str(args, 'model');
@@ -10,8 +11,11 @@ export async function runGenerate(args: Args): Promise<number> {
   const json = args.json === true;
   const engine = await Engine.load(await nodeModelFiles(modelDir));
   const ids = engine.encode(prompt, true);
+  const { policy, budget } = policyArgs(args);
   const result = await engine.generate(ids, {
     maxTokens,
+    policy,
+    budget,
     sampling: args.greedy
       ? { greedy: true }
       : {
@@ -32,6 +36,7 @@ export async function runGenerate(args: Args): Promise<number> {
         prefillMs: round(result.prefillMs),
         decodeMs: round(result.decodeMs),
         stopReason: result.stopReason,
+        ...(policy !== 'full' && result.report ? { cache: cacheJson(result.report) } : {}),
         adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description },
       }),
     );

@@ -7,10 +7,13 @@ import { parseArgs } from './args';
 import { runGenerate } from './generate';
 import { runVerify } from './verify';
 import { runBench } from '../../bench/engine-bench';
+import { runEval } from '../../bench/eval';
+import { runAsk } from './ask';
 import { runKernelBench } from '../../bench/kernel-bench';
 import { runRdkvBench } from '../../bench/rdkv-bench';
 
 const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--json]
+           [--policy full|rdkv|uniform|snapkv|streaming] [--budget B|F|P%]
        npm run cli -- verify --fixture test/fixtures/llama-f32 [--kv f16|f32]
        npm run cli -- bench [--shape llama-3.2-1b] [--contexts 1024,8192] [--dtype bf16]`;
 
@@ -28,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       return runKernelBench(args);
     case 'bench':
       return runBench(args);
+    case 'ask':
+      return runAsk(args);
+    case 'eval':
+      return runEval(args);
     default:
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 2;
