@@ -18,6 +18,7 @@ import { createArgmax } from '../gpu/ops/argmax';
 import { createAttentionDecode } from '../gpu/ops/attention_decode';
 import { createAttentionPrefill } from '../gpu/ops/attention_prefill';
 import { createEmbedding } from '../gpu/ops/embedding';
+import { createFillRandom } from '../gpu/ops/fill-random';
 import { createLinear } from '../gpu/ops/linear';
 import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
 import { createRopeKv } from '../gpu/ops/rope_kv';
@@ -37,6 +38,8 @@ export interface CompressSpec {
   budget?: Budget;
   options?: CompressOptions;
 }
+
+type FillRandom = { kv: Awaited<ReturnType<typeof createFillRandom>>; f32: Awaited<ReturnType<typeof createFillRandom>> };
 
 /** RDKV's observation window: the last W prompt positions' queries score the cache. */
 export const OBSERVATION_WINDOW = 32;
@@ -362,6 +365,45 @@ export class Transformer {
     }
   }
 
+  /**
+   * Benchmarks: a context of T positions whose K/V (and query window) are seeded random values instead of
+   * the layers' output, built in seconds at any length — compressed as `compress` says, or as a full
+   * cache. Decode costs do not depend on the values. Logits are not computed.
+   */
+  async fillRandomContext(T: number, compress?: CompressSpec): Promise<void> {
+    this.reset();
+    const c = this.config;
+    const kvDtype = this.options.kvF16 ? 'f16' : 'f32';
+    const fill: FillRandom = { kv: await createFillRandom(this.gpu, kvDtype), f32: await createFillRandom(this.gpu, 'f32') };
+    if (compress && this.shouldCompress(compress, T)) {
+      this.cache.destroy();
+      const stream = await this.layerStream(T);
+      const layers: CompressedLayer[] = [];
+      try {
+        for (let l = 0; l < c.nLayers; l++) {
+          stream.fillRandom(fill, 3 * l + 1);
+          layers.push(await stream.compress(l, compress));
+        }
+      } finally {
+        stream.destroy();
+      }
+      this.compressed = { T, layers, ops: await this.bindCompressed(layers, T) };
+    } else {
+      await this.ensureCache(T, true);
+      const enc = this.gpu.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (let l = 0; l < c.nLayers; l++) {
+        const words = this.cache.layerBytes(this.cache.capacity) / 4;
+        fill.kv.encode(pass, this.cache.k[l], words, 3 * l + 1, 1);
+        fill.kv.encode(pass, this.cache.v[l], words, 3 * l + 2, 1);
+      }
+      pass.end();
+      this.gpu.device.queue.submit([enc.finish()]);
+      await this.gpu.device.queue.onSubmittedWorkDone();
+    }
+    this.length = T;
+  }
+
   /** Whether `spec` compresses a T-token prompt at all (T <= B keeps the full cache, exactly). */
   private shouldCompress(spec: CompressSpec, T: number): boolean {
     return budgetTokens(spec.budget, T) < T;
@@ -405,6 +447,15 @@ export class Transformer {
         const hi = row0 + rows;
         if (lo >= hi) return;
         enc.copyBufferToBuffer(b.q, (lo - row0) * qDim * 4, qWindow, (lo - (T - W)) * qDim * 4, (hi - lo) * qDim * 4);
+      },
+      /** Fills the layer's K/V and the query window with seeded random values (benchmarks). */
+      fillRandom: (fill: FillRandom, seed: number) => {
+        const enc = gpu.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (const [i, buf] of [k, v].entries()) fill.kv.encode(pass, buf, bytes / 4, seed + i, 1);
+        fill.f32.encode(pass, qWindow, (W * qDim * 4) / 4, seed + 2, 1);
+        pass.end();
+        gpu.device.queue.submit([enc.finish()]);
       },
       compress: (layer: number, spec: CompressSpec) =>
         compressLayer(gpu, {
