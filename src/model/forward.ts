@@ -13,6 +13,7 @@
  *   logits = (rmsnorm(x_last) · norm) Wlm^T
  */
 import type { Gpu } from '../gpu/device';
+import { bytesPerElement } from '../gpu/dtype';
 import { createStorage, readF32, uploadStorage } from '../gpu/kernel';
 import { createArgmax } from '../gpu/ops/argmax';
 import { createAttentionDecode } from '../gpu/ops/attention_decode';
@@ -30,7 +31,7 @@ import { compressLayer, type CompressedLayer, type CompressOptions, type Compres
 import { budgetTokens, type Budget } from '../rdkv/budget';
 import type { ModelConfig } from './config';
 import { inverseFrequencies } from './rope-freqs';
-import type { GpuWeights, LayerWeights } from './upload';
+import type { GpuWeights, LayerWeights, WeightPart } from './upload';
 
 /** Compress the cache right after a prefill (layer-streamed: one layer's full K/V exists at a time). */
 export interface CompressSpec {
@@ -68,8 +69,8 @@ interface LayerOps {
   attnDecode: EncodedOp;
   o: EncodedOp;
   norm2: EncodedOp;
-  gate: EncodedOp;
-  up: EncodedOp;
+  /** xb Wg^T and xb Wu^T: one matrix product over [Wg; Wu] when the weights were fused, else two. */
+  gateUp: EncodedOp[];
   silu: EncodedOp;
   down: EncodedOp;
 }
@@ -81,8 +82,9 @@ type Kernels = {
   k: Factory<typeof createLinear>;
   v: Factory<typeof createLinear>;
   o: Factory<typeof createLinear>;
-  gate: Factory<typeof createLinear>;
-  up: Factory<typeof createLinear>;
+  gateUp: Factory<typeof createLinear>;
+  /** Only when gate and up stay separate: up written to columns [F, 2F). */
+  up: Factory<typeof createLinear> | null;
   down: Factory<typeof createLinear>;
   silu: Factory<typeof createSiluMul>;
 };
@@ -113,6 +115,10 @@ export class Transformer {
   private invFreq: GPUBuffer;
   /** Readback slots for sampled ids: two, so a chained step can run while the last id is read. */
   private readonly tokenRead: GPUBuffer[];
+  /** Per layer, the fused [gate; up] weight (null when the weights stay separate). */
+  private gateUpParts: WeightPart[][] | null = null;
+  /** Buffers this forward pass made from the weights (fused matrices), destroyed with it. */
+  private readonly owned: GPUBuffer[] = [];
   /** The embedding bound to the argmax output: chained greedy steps feed the GPU's own token. */
   private embedChained!: EncodedOp;
 
@@ -155,8 +161,7 @@ export class Transformer {
       k: s(C * c.nKvHeads * c.headDim, 'k'), // (C, Hkv·d)
       v: s(C * c.nKvHeads * c.headDim, 'v'), // (C, Hkv·d)
       att: s(C * c.nHeads * c.headDim, 'att'), // (C, Hq·d)
-      g: s(C * c.intermediateSize, 'gate'), // (C, F)
-      u: s(C * c.intermediateSize, 'up'), // (C, F)
+      gu: s(C * 2 * c.intermediateSize, 'gate_up'), // (C, 2F): gate in columns [0, F), up in [F, 2F)
       h: s(C * c.intermediateSize, 'h'), // (C, F)
       ids: s(C, 'ids'), // (C) u32
       xLast: s(c.hiddenSize, 'x.last'), // (1, D)
@@ -166,7 +171,44 @@ export class Transformer {
     };
   }
 
+  /**
+   * Concatenates each layer's gate and up weights into one [Wg; Wu] buffer, so one matrix product (one
+   * dispatch, one larger and more efficient read) computes both. Skipped when either is split in parts.
+   */
+  private fuseGateUp(): WeightPart[][] | null {
+    const layers = this.weights.layers;
+    const fusable = layers.every(
+      (lw) => lw.gate.parts.length === 1 && lw.up.parts.length === 1 && lw.gate.dtype === lw.up.dtype && 2 * lw.gate.parts[0].buffer.size <= this.gpu.maxBindingBytes,
+    );
+    if (!fusable) return null;
+    return layers.map((lw, l) => {
+      const g = lw.gate.parts[0].buffer;
+      const u = lw.up.parts[0].buffer;
+      const bytes = lw.gate.rows * lw.gate.cols * bytesPerElement(lw.gate.dtype);
+      const fused = createStorage(this.gpu, 2 * bytes, `l${l}.gate_up`);
+      const enc = this.gpu.device.createCommandEncoder();
+      enc.copyBufferToBuffer(g, 0, fused, 0, bytes);
+      enc.copyBufferToBuffer(u, 0, fused, bytes, bytes);
+      this.gpu.device.queue.submit([enc.finish()]);
+      g.destroy();
+      u.destroy();
+      this.owned.push(fused);
+      return [{ buffer: fused, rowStart: 0, rowCount: 2 * lw.gate.rows }];
+    });
+  }
+
+  private bindGateUp(lw: LayerWeights, l: number): EncodedOp[] {
+    const { gateUp, up } = this.kernels;
+    const b = this.b;
+    if (this.gateUpParts) return [gateUp.bind({ out: b.gu, x: b.xb, parts: this.gateUpParts[l], step: this.step })];
+    return [
+      gateUp.bind({ out: b.gu, x: b.xb, parts: lw.gate.parts, step: this.step }),
+      up!.bind({ out: b.gu, x: b.xb, parts: lw.up.parts, step: this.step }),
+    ];
+  }
+
   private async build(): Promise<void> {
+    this.gateUpParts = this.fuseGateUp();
     const c = this.config;
     const w = this.weights;
     const D = c.hiddenSize;
@@ -183,10 +225,19 @@ export class Transformer {
       k: await lin(D, kvDim, l0.k, !!l0.kBias, false),
       v: await lin(D, kvDim, l0.v, !!l0.vBias, false),
       o: await lin(qDim, D, l0.o, !!l0.oBias, true),
-      gate: await lin(D, F, l0.gate, false, false),
-      up: await lin(D, F, l0.up, false, false),
+      gateUp: await createLinear(this.gpu, {
+        inFeatures: D,
+        outFeatures: this.gateUpParts ? 2 * F : F,
+        dtype: l0.gate.dtype,
+        hasBias: false,
+        accumulate: false,
+        outStride: 2 * F,
+      }),
+      up: this.gateUpParts
+        ? null
+        : await createLinear(this.gpu, { inFeatures: D, outFeatures: F, dtype: l0.up.dtype, hasBias: false, accumulate: false, outStride: 2 * F, colOffset: F }),
       down: await lin(F, D, l0.down, false, true),
-      silu: await createSiluMul(this.gpu, { features: F }),
+      silu: await createSiluMul(this.gpu, { features: F, inStride: 2 * F, bOffset: F }),
     };
     const b = this.b;
     const embed = await createEmbedding(this.gpu, { dim: D, dtype: w.embed.dtype });
@@ -250,9 +301,8 @@ export class Transformer {
       attnDecode: ck.attnDecode[w].bind({ out: b.att, q: b.q, ...cache, step }),
       o: k.o.bind({ out: b.x, x: b.att, parts: lw.o.parts, bias: lw.oBias, step }),
       norm2: k.norm.bind({ out: b.xb, x: b.x, weight: lw.postNorm, step }),
-      gate: k.gate.bind({ out: b.g, x: b.xb, parts: lw.gate.parts, step }),
-      up: k.up.bind({ out: b.u, x: b.xb, parts: lw.up.parts, step }),
-      silu: k.silu.bind({ out: b.h, a: b.g, b: b.u, step }),
+      gateUp: this.bindGateUp(lw, l),
+      silu: k.silu.bind({ out: b.h, a: b.gu, b: b.gu, step }),
       down: k.down.bind({ out: b.x, x: b.h, parts: lw.down.parts, step }),
     };
   }
@@ -268,8 +318,7 @@ export class Transformer {
     else L.attnDecode.encode(pass, decodeKvLen);
     L.o.encode(pass, rows);
     L.norm2.encode(pass, rows);
-    L.gate.encode(pass, rows);
-    L.up.encode(pass, rows);
+    for (const op of L.gateUp) op.encode(pass, rows);
     L.silu.encode(pass, rows);
     L.down.encode(pass, rows);
   }
@@ -600,5 +649,6 @@ export class Transformer {
     this.stepOne.destroy();
     this.invFreq.destroy();
     for (const b of this.tokenRead) b.destroy();
+    for (const b of this.owned) b.destroy();
   }
 }
