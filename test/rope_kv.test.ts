@@ -41,7 +41,10 @@ describe('rope_kv kernel', () => {
     // A compressed cache's zone C: position 1000 goes to slot 10.
     [4, 4, 2, 16, 1000, true, 990],
   ];
-  it.each(cases)('rows=%i Hq=%i Hkv=%i d=%i pos=%i f16=%s slotBase=%s matches the CPU reference', async (rows, nHeads, nKvHeads, d, pos, f16, slotBase = 0) => {
+  // The last flag reads q, k and v from one fused (rows, q|k|v) projection buffer, as the engine does.
+  const fusedCases = cases.map((c) => [...c.slice(0, 6), c[6] ?? 0, true] as [number, number, number, number, number, boolean, number, boolean]);
+  it.each([...cases.map((c) => [...c.slice(0, 6), c[6] ?? 0, false] as [number, number, number, number, number, boolean, number, boolean]), fusedCases[1], fusedCases[6]])(
+    'rows=%i Hq=%i Hkv=%i d=%i pos=%i f16=%s slotBase=%s fused=%s matches the CPU reference', async (rows, nHeads, nKvHeads, d, pos, f16, slotBase, fused) => {
     const capacity = pos - slotBase + rows + 3;
     const seed = rows * 101 + d * 7 + pos;
     const q = randn(seed, rows * nHeads * d, 2);
@@ -57,17 +60,32 @@ describe('rope_kv kernel', () => {
 
     const op = await createRopeKv(gpu, shape);
     const cacheWords = (nKvHeads * capacity * d) / (f16 ? 2 : 1);
-    const qBuf = uploadStorage(gpu, q);
+    const qBuf = uploadStorage(gpu, new Float32Array(q.length));
     const kCache = uploadStorage(gpu, new Uint32Array(cacheWords));
     const vCache = uploadStorage(gpu, new Uint32Array(cacheWords));
+    poison(gpu, qBuf);
     poison(gpu, kCache);
     poison(gpu, vCache);
+    const [qw, kw] = [nHeads * d, nKvHeads * d];
+    let sources;
+    if (fused) {
+      const n = qw + 2 * kw;
+      const all = new Float32Array(rows * n);
+      for (let r = 0; r < rows; r++) {
+        all.set(q.subarray(r * qw, (r + 1) * qw), r * n);
+        all.set(k.subarray(r * kw, (r + 1) * kw), r * n + qw);
+        all.set(v.subarray(r * kw, (r + 1) * kw), r * n + qw + kw);
+      }
+      const buffer = uploadStorage(gpu, all);
+      sources = { qIn: { buffer, stride: n, offset: 0 }, k: { buffer, stride: n, offset: qw }, v: { buffer, stride: n, offset: qw + kw } };
+    } else {
+      sources = { qIn: uploadStorage(gpu, q), k: uploadStorage(gpu, k), v: uploadStorage(gpu, v) };
+    }
     const bound = op.bind({
       q: qBuf,
       kCache,
       vCache,
-      k: uploadStorage(gpu, k),
-      v: uploadStorage(gpu, v),
+      ...sources,
       invFreq: uploadStorage(gpu, invFreq),
       step: createStep(gpu, { rows, pos, kvLen: pos + rows }),
     });

@@ -8,9 +8,10 @@
 // CPU reference: src/ref/rope.ts (ropeKvRef).
 // Grid: (ceil((Hq + 2 Hkv) * d/2 / WG), step.rows, 1). One invocation per item of a row: a (head, i) pair
 //   of q, a packed word (two dims) of roped k, or a packed word of v.
-// Bindings: 0 q (rows, Hq*d) f32, roped in place · 1 k_cache · 2 v_cache ([Hkv, capacity, d]: f32 one
-//   value per word, or CACHE_F16 two per word, dim 2j in the low half of word j) · 3 k (rows, Hkv*d) f32
-//   (read only) · 4 v (rows, Hkv*d) f32 · 5 inv_freq (d/2) f32 · 6 params · 7 step
+// Bindings: 0 q_out (rows, Hq*d) f32, the roped q · 1 k_cache · 2 v_cache ([Hkv, capacity, d]: f32 one
+//   value per word, or CACHE_F16 two per word, dim 2j in the low half of word j) · 3 k · 4 v · 8 q_in:
+//   the projections, read only, row r of x at x[r * x_stride + x_off ...] (one fused q|k|v buffer bound
+//   three times, or three buffers) · 5 inv_freq (d/2) f32 · 6 params · 7 step
 
 override WG: u32 = 64u;
 override CACHE_F16: u32 = 0u;
@@ -21,15 +22,22 @@ struct Params {
   head_dim: u32,
   capacity: u32,
   slot_base: u32, // cache slot of position slot_base is 0 (a compressed cache's zone C starts at T)
+  q_stride: u32,
+  q_off: u32,
+  k_stride: u32,
+  k_off: u32,
+  v_stride: u32,
+  v_off: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> q: array<f32>;
+@group(0) @binding(0) var<storage, read_write> q_out: array<f32>;
 @group(0) @binding(1) var<storage, read_write> k_cache: array<u32>;
 @group(0) @binding(2) var<storage, read_write> v_cache: array<u32>;
 @group(0) @binding(3) var<storage, read> k: array<f32>;
 @group(0) @binding(4) var<storage, read> v: array<f32>;
 @group(0) @binding(5) var<storage, read> inv_freq: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(8) var<storage, read> q_in: array<f32>;
 @group(0) @binding(7) var<uniform> step: Step;
 
 // 2/pi in 12-bit digits: 2/pi = sum_k TWO_OVER_PI_12[k] * 2^(-12 (k + 1)) (60 bits; the rest adds < 2^-36).
@@ -140,11 +148,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let h = item / half;
     let i = item % half;
     let cs = cos_sin(pos * inv_freq[i]);
+    let src = row * params.q_stride + params.q_off + h * d;
+    let x = q_in[src + i];
+    let y = q_in[src + i + half];
     let base = (row * params.n_heads + h) * d;
-    let x = q[base + i];
-    let y = q[base + i + half];
-    q[base + i] = x * cs.x - y * cs.y;
-    q[base + i + half] = y * cs.x + x * cs.y;
+    q_out[base + i] = x * cs.x - y * cs.y;
+    q_out[base + i + half] = y * cs.x + x * cs.y;
     return;
   }
   item -= nq;
@@ -157,11 +166,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let kvh = item / half;
   let j = item % half;
-  let base = (row * params.n_kv_heads + kvh) * d;
   let token = kvh * params.capacity + (p - params.slot_base);
   if (is_k) {
+    let base = row * params.k_stride + params.k_off + kvh * d;
     store_pair(true, token, j, roped_k(base, 2u * j, half, pos), roped_k(base, 2u * j + 1u, half, pos));
   } else {
+    let base = row * params.v_stride + params.v_off + kvh * d;
     store_pair(false, token, j, v[base + 2u * j], v[base + 2u * j + 1u]);
   }
 }

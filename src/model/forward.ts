@@ -31,7 +31,7 @@ import { compressLayer, type CompressedLayer, type CompressOptions, type Compres
 import { budgetTokens, type Budget } from '../rdkv/budget';
 import type { ModelConfig } from './config';
 import { inverseFrequencies } from './rope-freqs';
-import type { GpuWeights, LayerWeights, WeightPart } from './upload';
+import type { GpuWeights, LayerWeights, WeightPart, WeightTensor } from './upload';
 
 /** Compress the cache right after a prefill (layer-streamed: one layer's full K/V exists at a time). */
 export interface CompressSpec {
@@ -61,9 +61,8 @@ export interface ForwardOptions {
 
 interface LayerOps {
   norm1: EncodedOp;
-  q: EncodedOp;
-  k: EncodedOp;
-  v: EncodedOp;
+  /** xb [Wq; Wk; Wv]^T (+ biases) into the q|k|v rows: one matrix product when fused, else three. */
+  qkv: EncodedOp[];
   rope: EncodedOp;
   attnPrefill: EncodedOp;
   attnDecode: EncodedOp;
@@ -78,9 +77,8 @@ interface LayerOps {
 type Factory<T> = T extends (gpu: Gpu, shape: infer _S) => Promise<infer R> ? R : never;
 type Kernels = {
   norm: Factory<typeof createRmsNorm>;
-  q: Factory<typeof createLinear>;
-  k: Factory<typeof createLinear>;
-  v: Factory<typeof createLinear>;
+  /** The fused projection, or (when the weights stay separate) q, k and v into their columns. */
+  qkv: Factory<typeof createLinear>[];
   o: Factory<typeof createLinear>;
   gateUp: Factory<typeof createLinear>;
   /** Only when gate and up stay separate: up written to columns [F, 2F). */
@@ -117,6 +115,8 @@ export class Transformer {
   private readonly tokenRead: GPUBuffer[];
   /** Per layer, the fused [gate; up] weight (null when the weights stay separate). */
   private gateUpParts: WeightPart[][] | null = null;
+  /** Per layer, the fused [q; k; v] weight and bias (null when they stay separate). */
+  private qkvParts: { parts: WeightPart[]; bias?: GPUBuffer }[] | null = null;
   /** Buffers this forward pass made from the weights (fused matrices), destroyed with it. */
   private readonly owned: GPUBuffer[] = [];
   /** The embedding bound to the argmax output: chained greedy steps feed the GPU's own token. */
@@ -157,9 +157,8 @@ export class Transformer {
     return {
       x: s(C * c.hiddenSize, 'x'), // (C, D) residual stream
       xb: s(C * c.hiddenSize, 'xb'), // (C, D) normed
-      q: s(C * c.nHeads * c.headDim, 'q'), // (C, Hq·d)
-      k: s(C * c.nKvHeads * c.headDim, 'k'), // (C, Hkv·d)
-      v: s(C * c.nKvHeads * c.headDim, 'v'), // (C, Hkv·d)
+      qkv: s(C * (c.nHeads + 2 * c.nKvHeads) * c.headDim, 'qkv'), // (C, Hq·d + 2·Hkv·d): q | k | v per row
+      q: s(C * c.nHeads * c.headDim, 'q'), // (C, Hq·d) roped
       att: s(C * c.nHeads * c.headDim, 'att'), // (C, Hq·d)
       gu: s(C * 2 * c.intermediateSize, 'gate_up'), // (C, 2F): gate in columns [0, F), up in [F, 2F)
       h: s(C * c.intermediateSize, 'h'), // (C, F)
@@ -197,6 +196,69 @@ export class Transformer {
     });
   }
 
+  /**
+   * Concatenates each layer's q, k and v weights (and biases) into one [Wq; Wk; Wv] buffer: one matrix
+   * product writes the q|k|v rows that rope_kv reads. Skipped when any is split in parts or dtypes differ.
+   */
+  private fuseQkv(): { parts: WeightPart[]; bias?: GPUBuffer }[] | null {
+    const layers = this.weights.layers;
+    const fusable = layers.every((lw) => {
+      const ts = [lw.q, lw.k, lw.v];
+      const bytes = ts.reduce((s, t) => s + t.rows * t.cols * bytesPerElement(t.dtype), 0);
+      return ts.every((t) => t.parts.length === 1 && t.dtype === lw.q.dtype) && bytes <= this.gpu.maxBindingBytes;
+    });
+    if (!fusable) return null;
+    return layers.map((lw, l) => {
+      const ts = [lw.q, lw.k, lw.v];
+      const sizes = ts.map((t) => t.rows * t.cols * bytesPerElement(t.dtype));
+      const fused = createStorage(this.gpu, sizes[0] + sizes[1] + sizes[2], `l${l}.qkv`);
+      const biases = [lw.qBias, lw.kBias, lw.vBias];
+      const bias = lw.qBias ? createStorage(this.gpu, 4 * ts.reduce((s, t) => s + t.rows, 0), `l${l}.qkv_bias`) : undefined;
+      const enc = this.gpu.device.createCommandEncoder();
+      let at = 0;
+      let biasAt = 0;
+      ts.forEach((t, i) => {
+        enc.copyBufferToBuffer(t.parts[0].buffer, 0, fused, at, sizes[i]);
+        at += sizes[i];
+        const b = biases[i];
+        if (bias && b) enc.copyBufferToBuffer(b, 0, bias, biasAt, t.rows * 4);
+        biasAt += t.rows * 4;
+      });
+      this.gpu.device.queue.submit([enc.finish()]);
+      for (const t of ts) t.parts[0].buffer.destroy();
+      this.owned.push(fused, ...(bias ? [bias] : []));
+      return { parts: [{ buffer: fused, rowStart: 0, rowCount: lw.q.rows + lw.k.rows + lw.v.rows }], bias };
+    });
+  }
+
+  private bindQkv(lw: LayerWeights, l: number): EncodedOp[] {
+    const out = this.b.qkv;
+    const x = this.b.xb;
+    const step = this.step;
+    const ops = this.kernels.qkv;
+    if (this.qkvParts) return [ops[0].bind({ out, x, parts: this.qkvParts[l].parts, bias: this.qkvParts[l].bias, step })];
+    return [
+      ops[0].bind({ out, x, parts: lw.q.parts, bias: lw.qBias, step }),
+      ops[1].bind({ out, x, parts: lw.k.parts, bias: lw.kBias, step }),
+      ops[2].bind({ out, x, parts: lw.v.parts, bias: lw.vBias, step }),
+    ];
+  }
+
+  /** rope_kv's q output and its q, k, v sources: the columns of the fused projection rows. */
+  private ropeSources() {
+    const c = this.config;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const stride = qDim + 2 * kvDim;
+    const buffer = this.b.qkv;
+    return {
+      q: this.b.q,
+      qIn: { buffer, stride, offset: 0 },
+      k: { buffer, stride, offset: qDim },
+      v: { buffer, stride, offset: qDim + kvDim },
+    };
+  }
+
   private bindGateUp(lw: LayerWeights, l: number): EncodedOp[] {
     const { gateUp, up } = this.kernels;
     const b = this.b;
@@ -209,11 +271,13 @@ export class Transformer {
 
   private async build(): Promise<void> {
     this.gateUpParts = this.fuseGateUp();
+    this.qkvParts = this.fuseQkv();
     const c = this.config;
     const w = this.weights;
     const D = c.hiddenSize;
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
+    const qkvDim = qDim + 2 * kvDim;
     const F = c.intermediateSize;
     const dt = (t: { dtype: 'f32' | 'f16' | 'bf16' }) => t.dtype;
     const l0 = w.layers[0];
@@ -221,9 +285,25 @@ export class Transformer {
       createLinear(this.gpu, { inFeatures: K, outFeatures: N, dtype: dt(t), hasBias, accumulate });
     this.kernels = {
       norm: await createRmsNorm(this.gpu, { dim: D, eps: c.rmsNormEps, weightDtype: 'f32' }),
-      q: await lin(D, qDim, l0.q, !!l0.qBias, false),
-      k: await lin(D, kvDim, l0.k, !!l0.kBias, false),
-      v: await lin(D, kvDim, l0.v, !!l0.vBias, false),
+      qkv: this.qkvParts
+        ? [await createLinear(this.gpu, { inFeatures: D, outFeatures: qkvDim, dtype: l0.q.dtype, hasBias: !!l0.qBias, accumulate: false })]
+        : await Promise.all(
+            [
+              [l0.q, l0.qBias, qDim, 0],
+              [l0.k, l0.kBias, kvDim, qDim],
+              [l0.v, l0.vBias, kvDim, qDim + kvDim],
+            ].map(([t, bias, n, col]) =>
+              createLinear(this.gpu, {
+                inFeatures: D,
+                outFeatures: n as number,
+                dtype: (t as WeightTensor).dtype,
+                hasBias: !!bias,
+                accumulate: false,
+                outStride: qkvDim,
+                colOffset: col as number,
+              }),
+            ),
+          ),
       o: await lin(qDim, D, l0.o, !!l0.oBias, true),
       gateUp: await createLinear(this.gpu, {
         inFeatures: D,
@@ -293,10 +373,8 @@ export class Transformer {
     const w = this.config.layerSlidingWindow[l] && this.config.slidingWindow ? 1 : 0;
     return {
       norm1: k.norm.bind({ out: b.xb, x: b.x, weight: lw.inputNorm, step }),
-      q: k.q.bind({ out: b.q, x: b.xb, parts: lw.q.parts, bias: lw.qBias, step }),
-      k: k.k.bind({ out: b.k, x: b.xb, parts: lw.k.parts, bias: lw.kBias, step }),
-      v: k.v.bind({ out: b.v, x: b.xb, parts: lw.v.parts, bias: lw.vBias, step }),
-      rope: ck.rope.bind({ q: b.q, k: b.k, v: b.v, ...cache, invFreq: this.invFreq, step }),
+      qkv: this.bindQkv(lw, l),
+      rope: ck.rope.bind({ ...this.ropeSources(), ...cache, invFreq: this.invFreq, step }),
       attnPrefill: ck.attnPrefill[w].bind({ out: b.att, q: b.q, ...cache, step }),
       attnDecode: ck.attnDecode[w].bind({ out: b.att, q: b.q, ...cache, step }),
       o: k.o.bind({ out: b.x, x: b.att, parts: lw.o.parts, bias: lw.oBias, step }),
@@ -310,9 +388,7 @@ export class Transformer {
   /** One transformer block over `rows` tokens of the working buffers (decode when kvLen is given). */
   private encodeLayer(pass: GPUComputePassEncoder, L: LayerOps, rows: number, decodeKvLen?: number): void {
     L.norm1.encode(pass, rows);
-    L.q.encode(pass, rows);
-    L.k.encode(pass, rows);
-    L.v.encode(pass, rows);
+    for (const op of L.qkv) op.encode(pass, rows);
     L.rope.encode(pass, rows);
     if (decodeKvLen === undefined) L.attnPrefill.encode(pass, rows);
     else L.attnDecode.encode(pass, decodeKvLen);
@@ -483,7 +559,7 @@ export class Transformer {
       cacheF16: this.options.kvF16,
       window,
     });
-    const rope = (await createRopeKv(gpu, shape(0))).bind({ q: b.q, k: b.k, v: b.v, kCache: k, vCache: v, invFreq, step });
+    const rope = (await createRopeKv(gpu, shape(0))).bind({ ...this.ropeSources(), kCache: k, vCache: v, invFreq, step });
     const attn = await Promise.all(
       [0, c.slidingWindow ?? 0].map(async (w) => (await createAttentionPrefill(gpu, shape(w))).bind({ out: b.att, q: b.q, kCache: k, vCache: v, step })),
     );
@@ -545,7 +621,7 @@ export class Transformer {
         const attn = cl.bindDecode({ out: this.b.att, q: this.b.q, step: this.step });
         return {
           ...this.layers[l],
-          rope: rope.bind({ q: this.b.q, k: this.b.k, v: this.b.v, kCache: zc.k, vCache: zc.v, invFreq: this.invFreq, step: this.step }),
+          rope: rope.bind({ ...this.ropeSources(), kCache: zc.k, vCache: zc.v, invFreq: this.invFreq, step: this.step }),
           attnDecode: { encode: (pass: GPUComputePassEncoder, kvLen: number) => attn.encode(pass, kvLen - T) },
         };
       }),
