@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createAttentionDecode, type DecodeShape } from '../src/gpu/ops/attention_decode';
+import { createAttentionDecode, decodeSplits, decodeTiles, type DecodeShape } from '../src/gpu/ops/attention_decode';
 import { createStep, writeStep } from '../src/gpu/step';
 import { attentionRef } from '../src/ref/attention';
 import { randn } from '../src/ref/random';
@@ -27,10 +27,38 @@ describe('attention_decode kernel', () => {
     [37, 4, 2, 10, 0, false],
     [37, 3, 1, 12, 20, true],
   ];
-  it.each(cases)('kvLen=%i Hq=%i Hkv=%i d=%i window=%i f16=%s matches the CPU reference', async (kvLen, nHeads, nKvHeads, d, window, f16) => {
-    const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: kvLen + 4, cacheF16: f16, window, minKeysPerSplit: 64 };
+  // both reductions: the subgroup helper (where the adapter has subgroups; SwiftShader does) and the tree
+  const withPaths = cases.flatMap((c) => [true, false].map((sg) => [...c, sg] as const));
+  it.each(withPaths)('kvLen=%i Hq=%i Hkv=%i d=%i window=%i f16=%s subgroups=%s matches the CPU reference', async (kvLen, nHeads, nKvHeads, d, window, f16, sg) => {
+    const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: kvLen + 4, cacheF16: f16, window, minKeysPerSplit: 64, subgroups: sg && gpu.hasSubgroups };
     const run = await setup(shape, kvLen * 10 + d);
     expect(await run(kvLen)).toBeLessThan(f16 ? 2e-5 : 1e-5);
+  });
+
+  // [nHeads, nKvHeads, headDim, f16, tiles]: several chunks per split (nk small), wide heads (d 256 f32: 64
+  // units a row), G = 8 and 16, odd unit counts (d 24 f16: 3 units; d 20 f32), a 32-thread workgroup.
+  const tiled: [number, number, number, boolean, { nk: number; wg: number }][] = [
+    [8, 1, 64, true, { nk: 16, wg: 64 }],
+    [16, 1, 32, true, { nk: 32, wg: 32 }],
+    [4, 2, 256, false, { nk: 8, wg: 64 }],
+    [6, 2, 24, true, { nk: 24, wg: 16 }],
+    [4, 1, 20, false, { nk: 40, wg: 128 }],
+  ];
+  it.each(tiled)('Hq=%i Hkv=%i d=%i f16=%s tiles %j over several chunks, both reductions', async (nHeads, nKvHeads, d, f16, tiles) => {
+    for (const sg of gpu.hasSubgroups ? [true, false] : [false]) {
+      const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: 203, cacheF16: f16, minKeysPerSplit: 50, maxSplits: 3, tiles, subgroups: sg };
+      const run = await setup(shape, d + nHeads);
+      for (const kvLen of [203, 1, 70]) expect(await run(kvLen), `kvLen ${kvLen} subgroups ${sg}`).toBeLessThan(f16 ? 2e-5 : 1e-5);
+    }
+  });
+
+  it('splits: ~64 keys each up to ~1024 workgroups, one chunk each at long context', () => {
+    const shape: DecodeShape = { nHeads: 32, nKvHeads: 8, headDim: 64, capacity: 131072, cacheF16: true };
+    expect(decodeSplits(shape, 1024, 1024)).toBe(16);
+    expect(decodeSplits(shape, 8192, 1024)).toBe(128);
+    expect(decodeSplits(shape, 131072, 1024)).toBe(128);
+    expect(decodeSplits(shape, 131072, 256, 512)).toBe(512);
+    expect(decodeTiles(64, 4, { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 })).toEqual({ nk: 1024, wg: 128 });
   });
 
   it('reuses one binding as kv_len and the split count change, with explicit tiles', async () => {

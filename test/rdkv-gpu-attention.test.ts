@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createRdkvAttentionDecode } from '../src/gpu/ops/rdkv-attention-decode';
+import { createRdkvAttentionDecode, defaultSplits } from '../src/gpu/ops/rdkv-attention-decode';
 import { planArena } from '../src/gpu/ops/rdkv-pack';
 import { createStep } from '../src/gpu/step';
 import { packHead } from '../src/rdkv/cache';
-import { planLayout, type LayoutInputs } from '../src/rdkv/layout';
+import { planLayout, type HeadLayout, type LayoutInputs } from '../src/rdkv/layout';
 import type { ZeroPoint } from '../src/rdkv/quantize';
 import { packWeights, roundTo } from '../src/ref/pack';
 import { randn, rng } from '../src/ref/random';
@@ -43,15 +43,37 @@ describe('rdkv fused decode attention', () => {
 
   const Hkv = 2;
   const T = 120;
-  const cases: [Mix[], number, boolean, ZeroPoint, number | undefined, number, number, number][] = [
-    // head mixes, zone C length, f16 zone C, zero points, K token group, splits, Hq, d
-    [['rdkv', 'uniform'], 0, false, 'float', undefined, 3, 4, 32],
-    [['plain', 'v8k2'], 1, true, 'integer', undefined, 2, 4, 32],
-    [['rdkv', 'evicted'], 7, false, 'float', 16, 4, 4, 32],
-    [['evicted', 'rdkv'], 0, true, 'float', undefined, 1, 4, 32],
-    [['v8k2', 'rdkv'], 7, true, 'float', undefined, 5, 8, 64],
+  /** Kernel options: subgroup reduction or tree, tokens per chunk, workgroup size. */
+  interface Opts {
+    sg?: boolean;
+    tile?: number;
+    wg?: number;
+  }
+  const base: [Mix[], number, boolean, ZeroPoint, number | undefined, number | undefined, number, number, Opts][] = [
+    // head mixes, zone C length, f16 zone C, zero points, K token group, splits (undefined: default), Hq, d, options
+    [['rdkv', 'uniform'], 0, false, 'float', undefined, 3, 4, 32, {}],
+    [['plain', 'v8k2'], 1, true, 'integer', undefined, 2, 4, 32, {}],
+    [['rdkv', 'evicted'], 7, false, 'float', 16, 4, 4, 32, {}],
+    [['evicted', 'rdkv'], 0, true, 'float', undefined, 1, 4, 32, {}],
+    [['v8k2', 'rdkv'], 7, true, 'float', undefined, 5, 8, 64, {}],
   ];
-  it.each(cases)('heads %j nC=%i f16=%s %s zeros tokenGroup=%s splits=%i Hq=%i d=%i matches the reference', async (mixes, nC, f16, zeroPoint, tokenGroup, splits, Hq, d) => {
+  // every base case on both reductions, then: several chunks per split (small tiles, zone C longer than the
+  // span), default splits, head dims that are not a multiple of 8 (a partial last 8-dim slice), a
+  // 16-thread workgroup (few token phases), G = 8 and G = 1
+  const cases = [
+    ...base.flatMap((c) => [true, false].map((sg) => [...c.slice(0, 8), { ...c[8], sg }] as typeof c)),
+    ...(
+      [
+        [['rdkv', 'uniform'], 50, false, 'float', undefined, 1, 4, 32, { tile: 16 }],
+        [['v8k2', 'plain'], 33, true, 'integer', undefined, 2, 4, 64, { tile: 8, wg: 32, sg: false }],
+        [['rdkv', 'rdkv'], 5, true, 'float', 32, undefined, 4, 32, { tile: 24 }],
+        [['uniform', 'rdkv'], 9, false, 'integer', undefined, 3, 2, 20, { wg: 16 }],
+        [['rdkv', 'v8k2'], 3, true, 'float', undefined, undefined, 16, 46, { tile: 32, sg: false }],
+        [['rdkv', 'plain'], 11, false, 'float', undefined, 2, 2, 64, { tile: 40, wg: 128 }],
+      ] as typeof base
+    ),
+  ];
+  it.each(cases)('heads %j nC=%i f16=%s %s zeros tokenGroup=%s splits=%s Hq=%i d=%i %j matches the reference', async (mixes, nC, f16, zeroPoint, tokenGroup, splits, Hq, d, opts) => {
     const k = randn(T + nC, Hkv * T * d, 1.5).map((x, i) => x + ((i % d) % 4 === 0 ? 4 : 0)); // (Hkv, T, d)
     const v = randn(T * 3 + nC, Hkv * T * d);
     const layouts = mixes.map((m, h) => planLayout({ ...mixInputs(m, 10 * h + nC, T, d), zeroPoint, tokenGroup }));
@@ -68,7 +90,9 @@ describe('rdkv fused decode attention', () => {
     const want = new Float32Array(Hq * d);
     rdkvAttentionRef(want, q, { nHeads: Hq, nKvHeads: Hkv, headDim: d, layouts, arenas, zoneC: { k: roundTo(zk, dtype), v: roundTo(zv, dtype), capacity: capC }, nC });
 
-    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16 });
+    const sg = (opts.sg ?? true) && gpu.hasSubgroups;
+    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg });
+    expect(op.subgroups).toBe(sg);
     const out = uploadStorage(gpu, new Float32Array(Hq * d));
     poison(gpu, out);
     const bound = op.bind({
@@ -85,11 +109,20 @@ describe('rdkv fused decode attention', () => {
     await runPass(gpu, (pass) => bound.encode(pass, nC));
     const got = await readF32(gpu, out, Hq * d);
     bound.destroy();
-    console.log(`rdkv decode ${mixes.join('+')} nC=${nC}: relative error ${relError(got, want).toExponential(2)}`);
+    if (splits === undefined) expect(bound.nSplit).toBe(defaultSplits(layouts, op.tile));
+    console.log(`rdkv decode ${mixes.join('+')} nC=${nC} splits ${bound.nSplit}: relative error ${relError(got, want).toExponential(2)}`);
     expect(relError(got, want)).toBeLessThan(1e-5);
     if (nC === 0 && mixes.includes('evicted')) {
       const h = mixes.indexOf('evicted');
       expect(Array.from(got.subarray(h * (Hq / Hkv) * d, (h + 1) * (Hq / Hkv) * d)).every((x) => x === 0)).toBe(true);
     }
+  });
+
+  it('default splits: ~64 kept tokens each, up to ~1024 workgroups, one chunk each', () => {
+    const heads = (kept: number) => Array.from({ length: 8 }, () => ({ kept }) as HeadLayout);
+    expect(defaultSplits(heads(1024), 1024)).toBe(16);
+    expect(defaultSplits(heads(40), 1024)).toBe(1);
+    expect(defaultSplits(heads(32768), 1024)).toBe(128);
+    expect(defaultSplits(heads(262144), 1024)).toBe(256);
   });
 });

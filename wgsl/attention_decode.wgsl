@@ -1,13 +1,22 @@
 // Decode attention, pass 1 of 2 (flash decoding): one query token per head over the first step.kv_len
-// cache slots (only the last `window` ones when window > 0), the keys split into num_workgroups.x chunks.
+// cache slots (only the last `window` ones when window > 0), the keys split into num_workgroups.x ranges.
 // For query head h = kvh * G + hh and split s, over the split's keys t:
 //   m = max_t score_t,  l = sum_t 2^(score_t - m),  acc = sum_t 2^(score_t - m) V[kvh, t, :],
 //   score_t = q[h] . K[kvh, t] * scale * log2(e);  pass 2 (attention_decode_combine.wgsl) merges splits.
 // CPU reference: src/ref/attention.ts (attentionRef with rows = 1, pos = kv_len - 1).
 // Grid: (n_splits, Hkv, 1). A workgroup serves all G query heads of its KV head, so each K/V byte is read
-//   once: NK-key tiles are loaded with coalesced vec4<u32> loads (a tile is contiguous in the cache), then
-//   scores (one thread per (head, key)), an online-softmax update (one thread per head), and
-//   acc = acc * corr + P V (each thread OPT vec4 outputs of the (G, DP4) block).
+//   once. The split's keys are taken in chunks of up to NK (usually one chunk per split):
+//   1. scores: one thread per key reads its K row straight from the cache (16-byte loads, a whole row in
+//      flight per thread; neighbouring rows fill the same cache lines) and scores it for the G heads into
+//      workgroup memory `sc` — no barrier inside the loop;
+//   2. the chunk max per head (wg_max: subgroup or tree helper, prepended by the wrapper), the running
+//      (m, acc, l) rescaled once per chunk, sc turned into probabilities in place;
+//   3. values: thread (u, r) owns 16-byte unit u of a V row (8 f16 or 4 f32 dims) and keys r, r + KP, ...
+//      (KP = WG / UPR): a warp reads whole contiguous rows (coalesced), VB rows in flight per thread; it
+//      accumulates the unit for the G heads and l = sum p;
+//   then the KP partial accumulators are summed through workgroup memory and written to scratch.
+//   A thread's first K row and first VB V rows are loaded at the very start (before the q barrier), so a
+//   short split waits on about one memory round trip instead of three.
 // Bindings: 0 scratch u32 words: [0] n_splits, then (m, l) f32 pairs at 4 + (h * max_splits + s) * 2, then
 //   acc f32 at 4 + 2 * Hq * max_splits + (h * max_splits + s) * d · 1 q (Hq*d) f32 · 2 k_cache · 3 v_cache
 //   ([Hkv, capacity, d]: f32 words or CACHE_F16 two f16 per word, dim 2j low; read as vec4<u32>, so a
@@ -18,13 +27,17 @@ override DP4: u32 = 16u; // ceil(HEAD_DIM / 4)
 override CACHE_F16: u32 = 0u;
 override ALIGNED: u32 = 1u; // a cache row is whole vec4<u32> words (f32: d % 4 == 0, f16: d % 8 == 0)
 override ROW4: u32 = 16u; // when ALIGNED: vec4<u32> words per cache row (d / 4 for f32, d / 8 for f16)
-override G: u32 = 1u; // query heads per KV head
-override NK: u32 = 32u; // keys per tile
-override WG: u32 = 128u;
-override OPT: u32 = 1u; // ceil(G * DP4 / WG): vec4 outputs per thread
+override UPR: u32 = 16u; // 16-byte units per row: ROW4 when ALIGNED, else DP4 (4 dims each, gathered)
+override UD: u32 = 4u; // dims per unit: 8 (aligned f16) or 4
+override G: u32 = 1u; // query heads per KV head, <= MAX_G
+override NK: u32 = 256u; // keys per chunk (scores held in workgroup memory)
+override WG: u32 = 128u; // a power of two, >= UPR
+override RED_N: u32 = 512u; // max(G, UD + 1) * WG
 
 const NEG: f32 = -1e30;
-const MAX_OPT: u32 = 16u;
+const MAX_G: u32 = 16u;
+const KB: u32 = 8u; // K units in flight per thread (a 64-dim f16 row is 8 units)
+const VB: u32 = 4u; // V rows in flight per thread
 
 struct Params {
   n_heads: u32,
@@ -41,14 +54,9 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 @group(0) @binding(5) var<uniform> step: Step;
 
-override KS_STRIDE: u32 = DP4 + 1u; // padded K rows: the score threads (one key each) spread over banks
 var<workgroup> qs: array<vec4<f32>, G * DP4>; // (G, DP4) q * scale * log2(e)
-var<workgroup> ks: array<vec4<f32>, NK * KS_STRIDE>; // (NK, DP4) K tile
-var<workgroup> vs: array<vec4<f32>, NK * DP4>; // (NK, DP4) V tile
-var<workgroup> sc: array<f32, G * (NK + 1u)>; // (G, NK) scores, then probabilities
-var<workgroup> head_max: array<f32, G>;
-var<workgroup> head_sum: array<f32, G>;
-var<workgroup> head_corr: array<f32, G>;
+var<workgroup> sc: array<f32, G * NK>; // (G, NK) scores of the chunk, then probabilities
+var<workgroup> red: array<f32, RED_N>; // wg_max, then the (KP, UPR, UD) partial sums and (KP) l
 
 fn cache_vec4(is_v: bool, i: u32) -> vec4<u32> {
   if (is_v) {
@@ -57,17 +65,17 @@ fn cache_vec4(is_v: bool, i: u32) -> vec4<u32> {
   return k_cache[i];
 }
 
-// Dims 4c .. 4c + 3 of cache row `token`, for rows that are not whole vec4<u32> words (zero past HEAD_DIM).
-fn cache_dims_scalar(is_v: bool, token: u32, c: u32) -> vec4<f32> {
+// Dims 4c .. 4c + 3 of cache row `row`, for rows that are not whole vec4<u32> words (zero past HEAD_DIM).
+fn cache_dims_scalar(is_v: bool, row: u32, c: u32) -> vec4<f32> {
   var x = vec4<f32>();
   for (var i = 0u; i < 4u; i++) {
     let e = 4u * c + i;
     if (e < HEAD_DIM) {
       if (CACHE_F16 != 0u) {
-        let w = token * (HEAD_DIM / 2u) + e / 2u;
+        let w = row * (HEAD_DIM / 2u) + e / 2u;
         x[i] = unpack2x16float(cache_vec4(is_v, w >> 2u)[w & 3u])[e & 1u];
       } else {
-        let w = token * HEAD_DIM + e;
+        let w = row * HEAD_DIM + e;
         x[i] = bitcast<f32>(cache_vec4(is_v, w >> 2u)[w & 3u]);
       }
     }
@@ -75,46 +83,25 @@ fn cache_dims_scalar(is_v: bool, token: u32, c: u32) -> vec4<f32> {
   return x;
 }
 
-// Rows t0 .. t0 + NK - 1 of K and V into ks, vs; rows at or past t_end are zero.
-fn load_tile(kvh: u32, t0: u32, t_end: u32, lid: u32) {
-  let row0 = kvh * params.capacity;
-  if (ALIGNED != 0u && CACHE_F16 != 0u) {
-    // One vec4<u32> = 8 dims = two vec4<f32> columns; consecutive threads read consecutive words.
-    for (var i = lid; i < NK * ROW4; i += WG) {
-      let j = i / ROW4;
-      let w = i % ROW4;
-      let t = t0 + j;
-      var k = vec4<u32>();
-      var v = vec4<u32>();
-      if (t < t_end) {
-        k = k_cache[(row0 + t) * ROW4 + w];
-        v = v_cache[(row0 + t) * ROW4 + w];
-      }
-      ks[j * KS_STRIDE + 2u * w] = vec4<f32>(unpack2x16float(k.x), unpack2x16float(k.y));
-      ks[j * KS_STRIDE + 2u * w + 1u] = vec4<f32>(unpack2x16float(k.z), unpack2x16float(k.w));
-      vs[j * DP4 + 2u * w] = vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y));
-      vs[j * DP4 + 2u * w + 1u] = vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w));
-    }
-    return;
+// Unit u of cache row `row`, raw: a cache word when ALIGNED, else 4 gathered dims as f32 bits.
+fn load_unit(is_v: bool, row: u32, u: u32) -> vec4<u32> {
+  if (ALIGNED != 0u) {
+    return cache_vec4(is_v, row * ROW4 + u);
   }
-  for (var i = lid; i < NK * DP4; i += WG) {
-    let j = i / DP4;
-    let c = i % DP4;
-    let t = t0 + j;
-    var k = vec4<f32>();
-    var v = vec4<f32>();
-    if (t < t_end) {
-      if (ALIGNED != 0u) {
-        k = bitcast<vec4<f32>>(k_cache[(row0 + t) * ROW4 + c]);
-        v = bitcast<vec4<f32>>(v_cache[(row0 + t) * ROW4 + c]);
-      } else {
-        k = cache_dims_scalar(false, row0 + t, c);
-        v = cache_dims_scalar(true, row0 + t, c);
-      }
-    }
-    ks[j * KS_STRIDE + c] = k;
-    vs[j * DP4 + c] = v;
+  return bitcast<vec4<u32>>(cache_dims_scalar(is_v, row, u));
+}
+
+// Dims 0..3 of a unit.
+fn unit_lo(raw: vec4<u32>) -> vec4<f32> {
+  if (UD == 8u) {
+    return vec4<f32>(unpack2x16float(raw.x), unpack2x16float(raw.y));
   }
+  return bitcast<vec4<f32>>(raw);
+}
+
+// Dims 4..7 of an 8-dim (f16) unit.
+fn unit_hi(raw: vec4<u32>) -> vec4<f32> {
+  return vec4<f32>(unpack2x16float(raw.z), unpack2x16float(raw.w));
 }
 
 @compute @workgroup_size(WG)
@@ -135,9 +122,35 @@ fn main(
     lo = kv_len - params.window;
   }
   let per = (kv_len - lo + n_splits - 1u) / n_splits;
-  let chunk = (per + NK - 1u) / NK * NK;
-  let start = min(kv_len, lo + split * chunk);
-  let end = min(kv_len, start + chunk);
+  let start = min(kv_len, lo + split * per);
+  let end = min(kv_len, start + per);
+  let row0 = kvh * params.capacity;
+
+  // value-phase role: unit u of the row, key phase r of KP
+  let kp = WG / UPR;
+  let u = lid % UPR;
+  let r = lid / UPR;
+  let in_pv = r < kp;
+
+  // The first chunk's first K units and V rows of this thread, issued before anything waits, so the q load,
+  // the K fetch and the V fetch overlap (a short split is then about one memory round trip).
+  let n_first = min(NK, end - start);
+  var kpre: array<vec4<u32>, KB>;
+  if (lid < n_first) {
+    for (var i = 0u; i < KB; i++) {
+      if (i < UPR) {
+        kpre[i] = load_unit(false, row0 + start + lid, i);
+      }
+    }
+  }
+  var vpre: array<vec4<u32>, VB>;
+  if (in_pv) {
+    for (var i = 0u; i < VB; i++) {
+      if (r + i * kp < n_first) {
+        vpre[i] = load_unit(true, row0 + start + r + i * kp, u);
+      }
+    }
+  }
 
   for (var i = lid; i < G * DP4 * 4u; i += WG) {
     let hh = i / (DP4 * 4u);
@@ -148,84 +161,162 @@ fn main(
     }
     qs[hh * DP4 + e / 4u][e % 4u] = x;
   }
-  for (var hh = lid; hh < G; hh += WG) {
-    head_max[hh] = NEG;
-    head_sum[hh] = 0.0;
+  workgroupBarrier();
+
+  var m_run: array<f32, MAX_G>;
+  var l_run: array<f32, MAX_G>;
+  var acc: array<vec4<f32>, 2 * MAX_G>; // (G, 2): dims 0..3, 4..7 of unit u
+  for (var hh = 0u; hh < G; hh++) {
+    m_run[hh] = NEG;
+    l_run[hh] = 0.0;
+    acc[2u * hh] = vec4<f32>();
+    acc[2u * hh + 1u] = vec4<f32>();
   }
 
-  var acc: array<vec4<f32>, MAX_OPT>;
-  for (var u = 0u; u < OPT; u++) {
-    acc[u] = vec4<f32>();
-  }
+  for (var c0 = start; c0 < end; c0 += NK) {
+    let n = min(NK, end - c0);
 
-  for (var t0 = start; t0 < end; t0 += NK) {
-    load_tile(kvh, t0, end, lid);
-    workgroupBarrier();
-
-    for (var i = lid; i < G * NK; i += WG) {
-      let hh = i / NK;
-      let j = i % NK;
-      var s = 0.0;
-      for (var c = 0u; c < DP4; c++) {
-        s += dot(qs[hh * DP4 + c], ks[j * KS_STRIDE + c]);
+    // 1. scores, one thread per key
+    for (var j = lid; j < n; j += WG) {
+      let row = row0 + c0 + j;
+      var s: array<f32, MAX_G>;
+      for (var hh = 0u; hh < G; hh++) {
+        s[hh] = 0.0;
       }
-      sc[hh * (NK + 1u) + j] = select(NEG, s, t0 + j < end);
-    }
-    workgroupBarrier();
-
-    for (var hh = lid; hh < G; hh += WG) {
-      let base = hh * (NK + 1u);
-      let m_old = head_max[hh];
-      var m = m_old;
-      for (var j = 0u; j < NK; j++) {
-        m = max(m, sc[base + j]);
-      }
-      var sum = 0.0;
-      for (var j = 0u; j < NK; j++) {
-        let x = sc[base + j];
-        let p = select(0.0, exp2(x - m), x > 0.5 * NEG);
-        sc[base + j] = p;
-        sum += p;
-      }
-      let corr = exp2(m_old - m);
-      head_max[hh] = m;
-      head_sum[hh] = head_sum[hh] * corr + sum;
-      head_corr[hh] = corr;
-    }
-    workgroupBarrier();
-
-    for (var u = 0u; u < OPT; u++) {
-      let o = lid + WG * u;
-      if (o < G * DP4) {
-        let hh = o / DP4;
-        let c = o % DP4;
-        var a = acc[u] * head_corr[hh];
-        for (var j = 0u; j < NK; j++) {
-          a += sc[hh * (NK + 1u) + j] * vs[j * DP4 + c];
+      for (var ub = 0u; ub < UPR; ub += KB) {
+        var raw: array<vec4<u32>, KB>;
+        if (c0 == start && j == lid && ub == 0u) {
+          raw = kpre;
+        } else {
+          for (var i = 0u; i < KB; i++) {
+            if (ub + i < UPR) {
+              raw[i] = load_unit(false, row, ub + i);
+            }
+          }
         }
-        acc[u] = a;
+        for (var i = 0u; i < KB; i++) {
+          if (ub + i < UPR) {
+            let col = (ub + i) * (UD / 4u);
+            let k0 = unit_lo(raw[i]);
+            for (var hh = 0u; hh < G; hh++) {
+              s[hh] += dot(qs[hh * DP4 + col], k0);
+            }
+            if (UD == 8u) {
+              let k1 = unit_hi(raw[i]);
+              for (var hh = 0u; hh < G; hh++) {
+                s[hh] += dot(qs[hh * DP4 + col + 1u], k1);
+              }
+            }
+          }
+        }
+      }
+      for (var hh = 0u; hh < G; hh++) {
+        sc[hh * NK + j] = s[hh];
+      }
+    }
+    workgroupBarrier();
+
+    // 2. chunk max, rescale, probabilities
+    var cm: array<f32, MAX_G>;
+    for (var hh = 0u; hh < G; hh++) {
+      cm[hh] = NEG;
+    }
+    for (var j = lid; j < n; j += WG) {
+      for (var hh = 0u; hh < G; hh++) {
+        cm[hh] = max(cm[hh], sc[hh * NK + j]);
+      }
+    }
+    cm = wg_max(lid, cm);
+    for (var hh = 0u; hh < G; hh++) {
+      let m = max(m_run[hh], cm[hh]);
+      let corr = exp2(m_run[hh] - m);
+      m_run[hh] = m;
+      l_run[hh] *= corr;
+      acc[2u * hh] *= corr;
+      acc[2u * hh + 1u] *= corr;
+    }
+    for (var j = lid; j < n; j += WG) {
+      for (var hh = 0u; hh < G; hh++) {
+        sc[hh * NK + j] = exp2(sc[hh * NK + j] - m_run[hh]);
+      }
+    }
+    workgroupBarrier();
+
+    // 3. values: keys r, r + kp, ... of the chunk, VB rows in flight
+    if (in_pv) {
+      for (var jb = r; jb < n; jb += kp * VB) {
+        var raw: array<vec4<u32>, VB>;
+        if (c0 == start && jb == r) {
+          raw = vpre;
+        } else {
+          for (var i = 0u; i < VB; i++) {
+            let j = jb + i * kp;
+            if (j < n) {
+              raw[i] = load_unit(true, row0 + c0 + j, u);
+            }
+          }
+        }
+        for (var i = 0u; i < VB; i++) {
+          let j = jb + i * kp;
+          if (j < n) {
+            let v0 = unit_lo(raw[i]);
+            var v1 = vec4<f32>();
+            if (UD == 8u) {
+              v1 = unit_hi(raw[i]);
+            }
+            for (var hh = 0u; hh < G; hh++) {
+              let p = sc[hh * NK + j];
+              l_run[hh] += p;
+              acc[2u * hh] += p * v0;
+              if (UD == 8u) {
+                acc[2u * hh + 1u] += p * v1;
+              }
+            }
+          }
+        }
       }
     }
     workgroupBarrier();
   }
 
+  // Sum the kp partials per head through `red`: (r, u, e) at (r * UPR + u) * UD + e, l at UPR * UD * kp + r.
   let slots = params.n_heads * params.max_splits;
-  for (var hh = lid; hh < G; hh += WG) {
+  let lbase = UPR * UD * kp;
+  for (var hh = 0u; hh < G; hh++) {
     let slot = (kvh * G + hh) * params.max_splits + split;
-    scratch[4u + 2u * slot] = bitcast<u32>(head_max[hh]);
-    scratch[4u + 2u * slot + 1u] = bitcast<u32>(head_sum[hh]);
-  }
-  for (var u = 0u; u < OPT; u++) {
-    let o = lid + WG * u;
-    if (o < G * DP4) {
-      let hh = o / DP4;
-      let c = o % DP4;
-      let base = 4u + 2u * slots + ((kvh * G + hh) * params.max_splits + split) * HEAD_DIM;
-      for (var l = 0u; l < 4u; l++) {
-        if (4u * c + l < HEAD_DIM) {
-          scratch[base + 4u * c + l] = bitcast<u32>(acc[u][l]);
+    if (in_pv) {
+      for (var e = 0u; e < UD; e++) {
+        var x: f32;
+        if (e < 4u) {
+          x = acc[2u * hh][e];
+        } else {
+          x = acc[2u * hh + 1u][e - 4u];
         }
+        red[lid * UD + e] = x;
+      }
+      if (u == 0u) {
+        red[lbase + r] = l_run[hh];
       }
     }
+    workgroupBarrier();
+    for (var o = lid; o < UPR * UD; o += WG) {
+      // o = u' * UD + e' is dim o (units are consecutive dims)
+      var x = 0.0;
+      for (var rr = 0u; rr < kp; rr++) {
+        x += red[rr * UPR * UD + o];
+      }
+      if (o < HEAD_DIM) {
+        scratch[4u + 2u * slots + slot * HEAD_DIM + o] = bitcast<u32>(x);
+      }
+    }
+    if (lid == 0u) {
+      var l = 0.0;
+      for (var rr = 0u; rr < kp; rr++) {
+        l += red[lbase + rr];
+      }
+      scratch[4u + 2u * slot] = bitcast<u32>(m_run[hh]);
+      scratch[4u + 2u * slot + 1u] = bitcast<u32>(l);
+    }
+    workgroupBarrier();
   }
 }

@@ -9,23 +9,33 @@
 //   Per split (a contiguous range of u), an online softmax in base 2: m, l and acc = sum_u p_u v_u, where
 //   v_u is dequantised per zone-A segment ((code - z_u) s_u, per-token s, z), read from zone B (f16) or zone C.
 // CPU reference: src/ref/rdkv-attention.ts (rdkvAttentionRef). Combined by wgsl/rdkv_attention_combine.wgsl.
-// Grid: (n_split, Hkv, 1). Split size S = BT * ceil(ceil((max_kept + n_c) / n_split) / BT) tokens. Per tile of
-//   BT tokens: each thread scores one token for the G heads -> workgroup memory; threads h < G update the
-//   softmax; then each thread accumulates its DPT output dims for the G heads over the tile's tokens (all
-//   threads read the same token's packed V words: coalesced).
+// Grid: (n_split, Hkv, 1). Split span S = ceil((max_kept + n_c) / n_split) tokens, taken in chunks of up to NK
+//   (usually one chunk per split):
+//   1. scores: one thread per token (its packed K words: the first word of each width group is loaded up
+//      front so the three rows are fetched together) -> workgroup memory `sc`, no barrier in the loop;
+//   2. the chunk max per head (wg_max: subgroup or tree helper, prepended by the wrapper), the running
+//      (m, acc, l) rescaled once per chunk, sc turned into probabilities in place;
+//   3. values: thread (w, r) owns dims 8w .. 8w + 7 (TPT = ceil(d / 8) threads a token, so a warp reads whole
+//      contiguous packed V rows) and tokens r, r + KP, ... (KP = WG / TPT), VB tokens in flight; it
+//      dequantises once per token and accumulates for the G heads, and l = sum p;
+//   then the KP partial accumulators are summed through workgroup memory. A thread's first K words and first
+//   VB V rows are fetched right after the header, overlapping the query set-up's dependent loads.
 // Bindings: 0 part_acc (Hkv, n_split, G, d) f32 · 1 part_ml (Hkv, n_split, G) vec2 (m, l) · 2 q (Hq*d) f32 ·
 //   3 arena array<u32> (the layer's heads) · 4 heads array<u32> (Hkv, HSTRIDE): the 32 header fields of
 //   src/rdkv/layout.ts (HEADER_FIELDS, also for plain layouts) then the head's arena base word ·
 //   5 zc_k · 6 zc_v (zone C [Hkv, cap_c, d], f32 or ZC_F16 two f16 per word, dim 2j low) · 7 params · 8 step
 
-override HEAD_DIM: u32 = 64u;
-override G: u32 = 1u;
-override BT: u32 = 64u; // tokens per tile = WG
+override HEAD_DIM: u32 = 64u; // even
+override G: u32 = 1u; // <= MAX_G
+override NK: u32 = 256u; // tokens per chunk (scores held in workgroup memory)
+override WG: u32 = 128u; // a power of two, >= TPT
+override TPT: u32 = 8u; // ceil(HEAD_DIM / 8): threads per token in the value phase
+override RED_N: u32 = 1152u; // max(G, 9) * WG
 override ZC_F16: u32 = 0u;
 
 const NEG: f32 = -1e30;
 const MAX_G: u32 = 8u;
-const MAX_DPT: u32 = 4u; // output dims per thread: ceil(HEAD_DIM / BT) <= MAX_DPT
+const VB: u32 = 4u; // value rows in flight per thread
 const HSTRIDE: u32 = 36u;
 // header field indices (src/rdkv/layout.ts HEADER_FIELDS)
 const F_KEPT: u32 = 1u;
@@ -67,14 +77,16 @@ struct Params {
 var<workgroup> qo: array<f32, G * HEAD_DIM>; // q * scale * log2 e, original channel order
 var<workgroup> qs: array<f32, G * HEAD_DIM>; // stored-channel order: q' * s_j (one token group) or q' (several)
 var<workgroup> bias: array<f32, G>;
-var<workgroup> ss: array<f32, G * BT>; // scores, then probabilities
-var<workgroup> row_m: array<f32, G>;
-var<workgroup> row_l: array<f32, G>;
-var<workgroup> row_corr: array<f32, G>;
+var<workgroup> sc: array<f32, G * NK>; // (G, NK) scores of the chunk, then probabilities
+var<workgroup> red: array<f32, RED_N>; // wg_max, then the (KP, TPT, 8) partial sums and (KP) l
 
-var<workgroup> wg_kept: u32; // read once, so the tile loop bounds are uniform
+var<workgroup> wg_kept: u32; // read once, so the chunk loop bounds are uniform
 var<private> hb: u32; // heads-table base of this KV head
 var<private> base: u32; // arena base word of this KV head
+var<private> float_zero: bool;
+var<private> count_a: u32;
+var<private> kept: u32;
+var<private> seg_end: array<u32, 3>; // slot after each zone A segment (2, 4, 8 bits)
 
 fn hdr(f: u32) -> u32 {
   return heads[hb + f];
@@ -94,7 +106,7 @@ fn a_half(off: u32, e: u32) -> f32 {
 }
 
 // Zero point e of an array at offset off (f32 words, or u8 x4).
-fn zero_at(off: u32, e: u32, float_zero: bool) -> f32 {
+fn zero_at(off: u32, e: u32) -> f32 {
   if (float_zero) {
     return af(off + e);
   }
@@ -116,7 +128,114 @@ fn zc_value(is_v: bool, kvh: u32, j: u32, c: u32) -> f32 {
   return bitcast<f32>(zc_k[i]);
 }
 
-@compute @workgroup_size(BT)
+// s[h] += sum over the channels of one K width group of code * qs (first word w0 already loaded).
+fn score_group(s: ptr<function, array<f32, MAX_G>>, bits: u32, ch: u32, fc: u32, row: u32, w0: u32, tg: u32, several: bool, d_stored: u32) {
+  let wpr = (ch * bits + 31u) / 32u;
+  let per = 32u / bits;
+  let mask = (1u << bits) - 1u;
+  for (var wi = 0u; wi < wpr; wi++) {
+    var w = w0;
+    if (wi > 0u) {
+      w = aw(row + wi);
+    }
+    let n = min(per, ch - wi * per);
+    for (var e = 0u; e < n; e++) {
+      let j = fc + wi * per + e;
+      let code = f32((w >> (e * bits)) & mask);
+      if (several) {
+        let pj = tg * d_stored + j;
+        let x = (code - zero_at(hdr(F_OFF_KZEROS), pj)) * af(hdr(F_OFF_KSCALES) + pj);
+        for (var h = 0u; h < G; h++) {
+          (*s)[h] += x * qs[h * HEAD_DIM + j];
+        }
+      } else {
+        for (var h = 0u; h < G; h++) {
+          (*s)[h] += code * qs[h * HEAD_DIM + j];
+        }
+      }
+    }
+  }
+}
+
+// The raw words of dims 8w .. 8w + 7 of token u's V, fetched (so VB tokens can be in flight) before decoding.
+// kind 0: f16 (a = 4 words), 32: f32 (a, b = 8 words), else the width of packed codes (a.x, a.y = the words
+// holding them, a.z = bit offset of dim 8w in a.x) with s, z the token's scale and zero point.
+struct VRaw {
+  a: vec4<u32>,
+  b: vec4<u32>,
+  s: f32,
+  z: f32,
+  kind: u32,
+}
+
+fn v_fetch(kvh: u32, u: u32, w: u32) -> VRaw {
+  var r: VRaw;
+  if (u < count_a) {
+    var si = 0u;
+    var first = 0u;
+    if (u >= seg_end[1]) {
+      si = 2u;
+      first = seg_end[1];
+    } else if (u >= seg_end[0]) {
+      si = 1u;
+      first = seg_end[0];
+    }
+    let bits = 2u << si;
+    let row = u - first;
+    let bp = 8u * w * bits;
+    let off = hdr(F_OFF_VCODES2 + 3u * si) + row * ((HEAD_DIM * bits + 31u) / 32u) + bp / 32u;
+    r.a = vec4<u32>(aw(off), 0u, bp % 32u, 0u);
+    if (bits == 8u) {
+      r.a.y = aw(off + 1u);
+    }
+    r.s = af(hdr(F_OFF_VCODES2 + 3u * si + 1u) + row);
+    r.z = zero_at(hdr(F_OFF_VCODES2 + 3u * si + 2u), row);
+    r.kind = bits;
+  } else if (u < kept) {
+    let off = hdr(F_OFF_ZONEBV) + ((u - count_a) * HEAD_DIM + 8u * w) / 2u;
+    r.a = vec4<u32>(aw(off), aw(off + 1u), aw(off + 2u), aw(off + 3u));
+    r.kind = 0u;
+  } else {
+    let row = kvh * params.cap_c + u - kept;
+    if (ZC_F16 != 0u) {
+      let i = row * (HEAD_DIM / 2u) + 4u * w;
+      r.a = vec4<u32>(zc_v[i], zc_v[i + 1u], zc_v[i + 2u], zc_v[i + 3u]);
+      r.kind = 0u;
+    } else {
+      let i = row * HEAD_DIM + 8u * w;
+      r.a = vec4<u32>(zc_v[i], zc_v[i + 1u], zc_v[i + 2u], zc_v[i + 3u]);
+      r.b = vec4<u32>(zc_v[i + 4u], zc_v[i + 5u], zc_v[i + 6u], zc_v[i + 7u]);
+      r.kind = 32u;
+    }
+  }
+  return r;
+}
+
+// Dims 8w .. 8w + 3 (x = 0) or 8w + 4 .. 8w + 7 (x = 1) of a fetched V, dequantised.
+fn v_decode(r: VRaw, x: u32) -> vec4<f32> {
+  if (r.kind == 0u) {
+    if (x == 0u) {
+      return vec4<f32>(unpack2x16float(r.a.x), unpack2x16float(r.a.y));
+    }
+    return vec4<f32>(unpack2x16float(r.a.z), unpack2x16float(r.a.w));
+  }
+  if (r.kind == 32u) {
+    if (x == 0u) {
+      return bitcast<vec4<f32>>(r.a);
+    }
+    return bitcast<vec4<f32>>(r.b);
+  }
+  let mask = (1u << r.kind) - 1u;
+  var v: vec4<f32>;
+  for (var e = 0u; e < 4u; e++) {
+    let bp = r.a.z + (4u * x + e) * r.kind;
+    let word = select(r.a.x, r.a.y, bp >= 32u);
+    v[e] = f32((word >> (bp & 31u)) & mask);
+  }
+  return (v - r.z) * r.s;
+}
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let split = wid.x;
   let kvh = wid.y;
@@ -125,24 +244,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) {
     wg_kept = hdr(F_KEPT);
   }
-  let kept = workgroupUniformLoad(&wg_kept);
+  let kept_u = workgroupUniformLoad(&wg_kept); // uniform (the private copy is not, to the analysis)
+  kept = kept_u;
   let n_q = hdr(F_NQ);
   let d_stored = hdr(F_DSTORED);
   let tg_size = hdr(F_TOKEN_GROUP);
-  let float_zero = (hdr(F_FLAGS) & 4u) != 0u;
-  let count_b = hdr(F_COUNTB);
-  let count_a = kept - count_b;
+  float_zero = (hdr(F_FLAGS) & 4u) != 0u;
+  count_a = kept - hdr(F_COUNTB);
+  seg_end[0] = hdr(F_COUNT2);
+  seg_end[1] = seg_end[0] + hdr(F_COUNT2 + 1u);
+  seg_end[2] = seg_end[1] + hdr(F_COUNT2 + 2u);
   let n_c = step.kv_len - params.t_len;
-  let n_tok = kept + n_c;
+  let n_tok = kept_u + n_c;
   let several_groups = n_q > tg_size;
+  let ch8 = hdr(F_CH8);
+  let ch4 = hdr(F_CH8 + 1u);
+  let ch2 = hdr(F_CH8 + 2u);
+  let wpr8 = (ch8 * 8u + 31u) / 32u;
+  let wpr4 = (ch4 * 4u + 31u) / 32u;
+  let wpr2 = (ch2 * 2u + 31u) / 32u;
+  let off8 = hdr(F_OFF_KCODES8);
+  let off4 = hdr(F_OFF_KCODES8 + 1u);
+  let off2 = hdr(F_OFF_KCODES8 + 2u);
+
+  let span = (params.max_kept + n_c + params.n_split - 1u) / params.n_split;
+  let u0 = min(split * span, n_tok);
+  let u1 = min(u0 + span, n_tok);
+
+  // value-phase role: dims 8w .. 8w + 7, token phase r of kp
+  let kp = WG / TPT;
+  let w = lid % TPT;
+  let r = lid / TPT;
+  let in_pv = r < kp;
+
+  // The first chunk's first K words and V rows of this thread, issued before the query set-up (which waits
+  // on the permutation, scales and zero points), so those fetches overlap.
+  let n_first = min(NK, u1 - u0);
+  var kpre = vec3<u32>();
+  if (lid < n_first && u0 + lid < n_q) {
+    let u = u0 + lid;
+    if (ch8 > 0u) { kpre.x = aw(off8 + u * wpr8); }
+    if (ch4 > 0u) { kpre.y = aw(off4 + u * wpr4); }
+    if (ch2 > 0u) { kpre.z = aw(off2 + u * wpr2); }
+  }
+  var vpre: array<VRaw, VB>;
+  if (in_pv) {
+    for (var i = 0u; i < VB; i++) {
+      if (r + i * kp < n_first) {
+        vpre[i] = v_fetch(kvh, u0 + r + i * kp, w);
+      }
+    }
+  }
 
   // q' and the stored-channel query (token group 0).
-  for (var i = lid; i < G * HEAD_DIM; i += BT) {
+  for (var i = lid; i < G * HEAD_DIM; i += WG) {
     let h = i / HEAD_DIM;
     qo[i] = q[(kvh * G + h) * HEAD_DIM + i % HEAD_DIM] * params.scale_log2;
   }
   workgroupBarrier();
-  for (var i = lid; i < G * d_stored; i += BT) {
+  for (var i = lid; i < G * d_stored; i += WG) {
     let h = i / d_stored;
     let j = i % d_stored;
     let c = (aw(hdr(F_OFF_PERM) + j / 2u) >> (16u * (j & 1u))) & 0xffffu;
@@ -157,63 +317,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var b = 0.0;
     if (!several_groups) {
       for (var j = 0u; j < d_stored; j++) {
-        b += zero_at(hdr(F_OFF_KZEROS), j, float_zero) * qs[lid * HEAD_DIM + j];
+        b += zero_at(hdr(F_OFF_KZEROS), j) * qs[lid * HEAD_DIM + j];
       }
     }
     bias[lid] = b;
-    row_m[lid] = NEG;
-    row_l[lid] = 0.0;
   }
   workgroupBarrier();
 
-  let span = BT * ((params.max_kept + n_c + params.n_split * BT - 1u) / (params.n_split * BT));
-  let u0 = split * span;
-  let u1 = min(u0 + span, n_tok);
-
-  var acc: array<f32, MAX_G * MAX_DPT>;
-  for (var i = 0u; i < MAX_G * MAX_DPT; i++) {
-    acc[i] = 0.0;
+  var m_run: array<f32, MAX_G>;
+  var l_run: array<f32, MAX_G>;
+  var acc: array<vec4<f32>, 2 * MAX_G>; // (G, 2): dims 8w .. 8w + 3, 8w + 4 .. 8w + 7
+  for (var h = 0u; h < G; h++) {
+    m_run[h] = NEG;
+    l_run[h] = 0.0;
+    acc[2u * h] = vec4<f32>();
+    acc[2u * h + 1u] = vec4<f32>();
   }
 
-  for (var t0 = u0; t0 < u1; t0 += BT) {
-    // Scores: thread lid scores token t0 + lid for the G heads.
-    let u = t0 + lid;
-    var s: array<f32, MAX_G>;
-    for (var h = 0u; h < G; h++) {
-      s[h] = 0.0;
-    }
-    if (u < u1) {
+  for (var c0 = u0; c0 < u1; c0 += NK) {
+    let n = min(NK, u1 - c0);
+
+    // 1. scores, one thread per token
+    for (var j = lid; j < n; j += WG) {
+      let u = c0 + j;
+      var s: array<f32, MAX_G>;
+      for (var h = 0u; h < G; h++) {
+        s[h] = 0.0;
+      }
       if (u < n_q) {
         let tg = u / tg_size;
-        var fc = 0u;
-        for (var gi = 0u; gi < 3u; gi++) {
-          let bits = 8u >> gi;
-          let ch = hdr(F_CH8 + gi);
-          let wpr = (ch * bits + 31u) / 32u;
-          let row = hdr(F_OFF_KCODES8 + gi) + u * wpr;
-          let per = 32u / bits;
-          let mask = (1u << bits) - 1u;
-          for (var wi = 0u; wi < wpr; wi++) {
-            let w = aw(row + wi);
-            let n = min(per, ch - wi * per);
-            for (var e = 0u; e < n; e++) {
-              let j = fc + wi * per + e;
-              let code = f32((w >> (e * bits)) & mask);
-              if (several_groups) {
-                let pj = tg * d_stored + j;
-                let x = (code - zero_at(hdr(F_OFF_KZEROS), pj, float_zero)) * af(hdr(F_OFF_KSCALES) + pj);
-                for (var h = 0u; h < G; h++) {
-                  s[h] += x * qs[h * HEAD_DIM + j];
-                }
-              } else {
-                for (var h = 0u; h < G; h++) {
-                  s[h] += code * qs[h * HEAD_DIM + j];
-                }
-              }
-            }
-          }
-          fc += ch;
+        // the three rows' first words together, then the rest of each row (same cache lines)
+        let r8 = off8 + u * wpr8;
+        let r4 = off4 + u * wpr4;
+        let r2 = off2 + u * wpr2;
+        var f = kpre;
+        if (c0 != u0 || j != lid) {
+          if (ch8 > 0u) { f.x = aw(r8); }
+          if (ch4 > 0u) { f.y = aw(r4); }
+          if (ch2 > 0u) { f.z = aw(r2); }
         }
+        score_group(&s, 8u, ch8, 0u, r8, f.x, tg, several_groups, d_stored);
+        score_group(&s, 4u, ch4, ch8, r4, f.y, tg, several_groups, d_stored);
+        score_group(&s, 2u, ch2, ch8 + ch4, r2, f.z, tg, several_groups, d_stored);
         for (var h = 0u; h < G; h++) {
           s[h] -= bias[h];
         }
@@ -233,80 +378,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           }
         }
       }
-    }
-    for (var h = 0u; h < G; h++) {
-      ss[h * BT + lid] = select(NEG, s[h], u < u1);
+      for (var h = 0u; h < G; h++) {
+        sc[h * NK + j] = s[h];
+      }
     }
     workgroupBarrier();
 
-    // Online softmax, one thread per head.
-    if (lid < G) {
-      let m_old = row_m[lid];
-      var m = m_old;
-      for (var j = 0u; j < BT; j++) {
-        m = max(m, ss[lid * BT + j]);
+    // 2. chunk max, rescale, probabilities
+    var cm: array<f32, MAX_G>;
+    for (var h = 0u; h < G; h++) {
+      cm[h] = NEG;
+    }
+    for (var j = lid; j < n; j += WG) {
+      for (var h = 0u; h < G; h++) {
+        cm[h] = max(cm[h], sc[h * NK + j]);
       }
-      var sum = 0.0;
-      for (var j = 0u; j < BT; j++) {
-        let x = ss[lid * BT + j];
-        let p = select(0.0, exp2(x - m), x > 0.5 * NEG);
-        ss[lid * BT + j] = p;
-        sum += p;
+    }
+    cm = wg_max(lid, cm);
+    for (var h = 0u; h < G; h++) {
+      let m = max(m_run[h], cm[h]);
+      let corr = exp2(m_run[h] - m);
+      m_run[h] = m;
+      l_run[h] *= corr;
+      acc[2u * h] *= corr;
+      acc[2u * h + 1u] *= corr;
+    }
+    for (var j = lid; j < n; j += WG) {
+      for (var h = 0u; h < G; h++) {
+        sc[h * NK + j] = exp2(sc[h * NK + j] - m_run[h]);
       }
-      let corr = exp2(m_old - m);
-      row_m[lid] = m;
-      row_l[lid] = row_l[lid] * corr + sum;
-      row_corr[lid] = corr;
     }
     workgroupBarrier();
 
-    // Values: thread lid owns dims lid + BT * i.
-    for (var h = 0u; h < G; h++) {
-      let corr = row_corr[h];
-      for (var i = 0u; i < MAX_DPT; i++) {
-        acc[h * MAX_DPT + i] *= corr;
-      }
-    }
-    let n_tile = min(BT, u1 - t0);
-    for (var j = 0u; j < n_tile; j++) {
-      let uj = t0 + j;
-      // where token uj's V lives (uniform across the workgroup)
-      var bits = 0u;
-      var row = 0u;
-      var vs = 0.0;
-      var vz = 0.0;
-      var codes_off = 0u;
-      if (uj < count_a) {
-        var first = 0u;
-        for (var si = 0u; si < 3u; si++) {
-          let b = 2u << si;
-          let cnt = hdr(F_COUNT2 + si);
-          if (bits == 0u && uj < first + cnt) {
-            bits = b;
-            row = uj - first;
-            let off = hdr(F_OFF_VCODES2 + 3u * si);
-            codes_off = off + row * ((HEAD_DIM * b + 31u) / 32u);
-            vs = af(hdr(F_OFF_VCODES2 + 3u * si + 1u) + row);
-            vz = zero_at(hdr(F_OFF_VCODES2 + 3u * si + 2u), row, float_zero);
+    // 3. values: tokens r, r + kp, ... of the chunk, VB in flight
+    if (in_pv) {
+      for (var jb = r; jb < n; jb += kp * VB) {
+        var raw: array<VRaw, VB>;
+        if (c0 == u0 && jb == r) {
+          raw = vpre;
+        } else {
+          for (var i = 0u; i < VB; i++) {
+            let j = jb + i * kp;
+            if (j < n) {
+              raw[i] = v_fetch(kvh, c0 + j, w);
+            }
           }
-          first += cnt;
         }
-      }
-      for (var i = 0u; i < MAX_DPT; i++) {
-        let c = lid + BT * i;
-        if (c < HEAD_DIM) {
-          var x: f32;
-          if (bits != 0u) {
-            let per = 32u / bits;
-            let code = (aw(codes_off + c / per) >> ((c % per) * bits)) & ((1u << bits) - 1u);
-            x = (f32(code) - vz) * vs;
-          } else if (uj < kept) {
-            x = a_half(hdr(F_OFF_ZONEBV), (uj - count_a) * HEAD_DIM + c);
-          } else {
-            x = zc_value(true, kvh, uj - kept, c);
-          }
-          for (var h = 0u; h < G; h++) {
-            acc[h * MAX_DPT + i] += ss[h * BT + j] * x;
+        for (var i = 0u; i < VB; i++) {
+          let j = jb + i * kp;
+          if (j < n) {
+            let v0 = v_decode(raw[i], 0u);
+            let v1 = v_decode(raw[i], 1u);
+            for (var h = 0u; h < G; h++) {
+              let p = sc[h * NK + j];
+              l_run[h] += p;
+              acc[2u * h] += p * v0;
+              acc[2u * h + 1u] += p * v1;
+            }
           }
         }
       }
@@ -314,16 +442,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
 
+  // Sum the kp partials per head through `red`: (r, w, e) at (r * TPT + w) * 8 + e, l at 8 * TPT * kp + r.
   let pbase = (kvh * params.n_split + split) * G;
+  let lbase = 8u * TPT * kp;
   for (var h = 0u; h < G; h++) {
-    for (var i = 0u; i < MAX_DPT; i++) {
-      let c = lid + BT * i;
-      if (c < HEAD_DIM) {
-        part_acc[(pbase + h) * HEAD_DIM + c] = acc[h * MAX_DPT + i];
+    if (in_pv) {
+      for (var e = 0u; e < 4u; e++) {
+        red[lid * 8u + e] = acc[2u * h][e];
+        red[lid * 8u + 4u + e] = acc[2u * h + 1u][e];
+      }
+      if (w == 0u) {
+        red[lbase + r] = l_run[h];
       }
     }
-  }
-  if (lid < G) {
-    part_ml[pbase + lid] = vec2<f32>(row_m[lid], row_l[lid]);
+    workgroupBarrier();
+    for (var o = lid; o < HEAD_DIM; o += WG) {
+      var x = 0.0;
+      for (var rr = 0u; rr < kp; rr++) {
+        x += red[rr * TPT * 8u + o];
+      }
+      part_acc[(pbase + h) * HEAD_DIM + o] = x;
+    }
+    if (lid == 0u) {
+      var l = 0.0;
+      for (var rr = 0u; rr < kp; rr++) {
+        l += red[lbase + rr];
+      }
+      part_ml[pbase + h] = vec2<f32>(m_run[h], l);
+    }
+    workgroupBarrier();
   }
 }

@@ -2,12 +2,15 @@
  * Flash-decoding attention for one query token: pass 1 (wgsl/attention_decode.wgsl) splits the keys over
  * (splits × KV heads) workgroups and writes partial softmax states to a scratch buffer owned by the op;
  * pass 2 (wgsl/attention_decode_combine.wgsl) merges them. The split count is chosen from kv_len at encode
- * time: a few at short context, enough workgroups to fill a large GPU at long context.
+ * time: ~64 keys per split up to ~1024 workgroups (a short context still spreads over the GPU; the
+ * per-workgroup work is a fixed chain of two memory round trips), more when a split would exceed one chunk
+ * of scores in workgroup memory.
  */
 import source from '../../../wgsl/attention_decode.wgsl';
 import combineSource from '../../../wgsl/attention_decode_combine.wgsl';
 import type { Gpu } from '../device';
 import { bindGroup, createStorage, createUniform, dispatch, getPipeline } from '../kernel';
+import { useSubgroups, withReduce } from './decode-reduce';
 import {
   cacheRowAligned,
   checkAttentionShape,
@@ -19,10 +22,12 @@ import {
 } from './attention_prefill';
 
 export interface DecodeShape extends AttentionShape {
-  maxSplits?: number; // default 128; sizes the scratch buffer
-  minKeysPerSplit?: number; // default 256
+  maxSplits?: number; // sizes the scratch buffer; default max(128, splits for one chunk each at capacity)
+  minKeysPerSplit?: number; // default 64
   targetWorkgroups?: number; // splits × nKvHeads aimed for at long context; default 1024
   tiles?: DecodeTiles;
+  /** Use the subgroup reduction (wgsl/decode_reduce_subgroup.wgsl); default: when the device has subgroups. */
+  subgroups?: boolean;
 }
 
 export interface DecodeBindings {
@@ -38,72 +43,103 @@ export interface DecodeOp {
   encode(pass: GPUComputePassEncoder, kvLen: number): void;
 }
 
-/** NK keys per tile, WG threads per workgroup. */
+/** NK keys per chunk (scores held in workgroup memory), WG threads per workgroup (a power of two). */
 export interface DecodeTiles {
   nk: number;
   wg: number;
 }
 
-const MAX_OPT = 16;
-const COMBINE_WG = 64;
+const MAX_G = 16;
+const COMBINE_WG = 256;
+/** Workgroup memory for a chunk's scores: more would cost occupancy and gain nothing. */
+const SCORE_BYTES = 16384;
 
-export function decodeSharedBytes(headDim: number, group: number, nk: number): number {
-  const dp4 = Math.ceil(headDim / 4);
-  return 16 * (group * dp4 + nk * (2 * dp4 + 1)) + 4 * (group * (nk + 1) + 3 * group);
+/** 16-byte units per cache row and dims per unit (8 for f16 rows of whole vec4<u32> words, else 4). */
+export function decodeUnits(headDim: number, cacheF16: boolean): { upr: number; ud: number } {
+  if (!cacheRowAligned(headDim, cacheF16)) return { upr: Math.ceil(headDim / 4), ud: 4 };
+  return cacheF16 ? { upr: headDim / 8, ud: 8 } : { upr: headDim / 4, ud: 4 };
 }
 
-/** The largest key tile (up to 64) that fits, 128 threads (256 when a thread would hold > 16 outputs). */
-export function decodeTiles(headDim: number, group: number, limits: TileLimits): DecodeTiles {
-  const outputs = group * Math.ceil(headDim / 4);
-  const wg = outputs > 128 * MAX_OPT ? 256 : 128;
-  if (outputs > wg * MAX_OPT || wg > limits.maxComputeInvocationsPerWorkgroup) {
-    throw new RangeError(`attention_decode: ${group} heads × headDim ${headDim} per KV head is too many for one workgroup`);
-  }
-  for (const nk of [64, 32, 16, 8, 4, 2, 1]) {
-    if (decodeSharedBytes(headDim, group, nk) <= limits.maxComputeWorkgroupStorageSize) return { nk, wg };
-  }
-  throw new RangeError(`attention_decode: headDim ${headDim}, ${group} heads per KV head do not fit ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
+function redWords(group: number, ud: number, wg: number): number {
+  return Math.max(group, ud + 1) * wg;
 }
 
-/** Splits for kvLen keys: ceil(len / minKeysPerSplit), at most targetWorkgroups / nKvHeads and maxSplits. */
-export function decodeSplits(shape: DecodeShape, kvLen: number): number {
+export function decodeSharedBytes(headDim: number, group: number, cacheF16: boolean, t: DecodeTiles): number {
+  const { ud } = decodeUnits(headDim, cacheF16);
+  return 16 * group * Math.ceil(headDim / 4) + 4 * group * t.nk + 4 * redWords(group, ud, t.wg) + 4;
+}
+
+function tilesProblem(headDim: number, group: number, cacheF16: boolean, t: DecodeTiles, limits: TileLimits): string | undefined {
+  const { upr } = decodeUnits(headDim, cacheF16);
+  if (group > MAX_G) return `${group} query heads per KV head, at most ${MAX_G}`;
+  if (!(t.wg >= 1 && (t.wg & (t.wg - 1)) === 0)) return `workgroup size ${t.wg} is not a power of two`;
+  if (t.wg < upr) return `workgroup size ${t.wg} under the ${upr} 16-byte units of a row`;
+  if (t.wg > limits.maxComputeInvocationsPerWorkgroup) return `workgroup size ${t.wg} over the device's ${limits.maxComputeInvocationsPerWorkgroup}`;
+  if (!(Number.isInteger(t.nk) && t.nk >= 1)) return `chunk ${t.nk} is not a positive whole number`;
+  const bytes = decodeSharedBytes(headDim, group, cacheF16, t);
+  if (bytes > limits.maxComputeWorkgroupStorageSize) return `${bytes} bytes of workgroup memory, over ${limits.maxComputeWorkgroupStorageSize}`;
+  return undefined;
+}
+
+/** 128 threads (fewer on a small workgroup budget), the largest chunk (up to 1024 keys) whose scores fit. */
+export function decodeTiles(headDim: number, group: number, limits: TileLimits, cacheF16 = true): DecodeTiles {
+  for (const wg of [128, 64, 32, 16]) {
+    for (const nk of [1024, 512, 256, 128, 64, 32, 16, 8]) {
+      if (4 * group * nk > SCORE_BYTES || (nk < 32 && wg > 16)) continue;
+      if (!tilesProblem(headDim, group, cacheF16, { nk, wg }, limits)) return { nk, wg };
+    }
+  }
+  throw new RangeError(`attention_decode: no tiling fits headDim ${headDim}, ${group} heads per KV head (${tilesProblem(headDim, group, cacheF16, { nk: 8, wg: 16 }, limits)})`);
+}
+
+/**
+ * Splits for kvLen keys: about minKeysPerSplit keys each, at most targetWorkgroups / nKvHeads, but at least
+ * enough for one chunk of nk keys each (when nk is given), at most maxSplits.
+ */
+export function decodeSplits(shape: DecodeShape, kvLen: number, nk?: number, maxSplits = shape.maxSplits ?? 128): number {
   const len = shape.window ? Math.min(kvLen, shape.window) : kvLen;
-  const byLength = Math.ceil(len / (shape.minKeysPerSplit ?? 256));
+  const byLength = Math.ceil(len / (shape.minKeysPerSplit ?? 64));
   const byGpu = Math.ceil((shape.targetWorkgroups ?? 1024) / shape.nKvHeads);
-  return Math.max(1, Math.min(byLength, byGpu, shape.maxSplits ?? 128));
+  const oneChunk = nk ? Math.ceil(len / nk) : 1;
+  return Math.max(1, Math.min(Math.max(Math.min(byLength, byGpu), oneChunk), maxSplits));
 }
 
 export async function createAttentionDecode(gpu: Gpu, shape: DecodeShape) {
   checkAttentionShape('attention_decode', shape);
   const { headDim, nHeads, nKvHeads } = shape;
   const group = nHeads / nKvHeads;
-  const maxSplits = shape.maxSplits ?? 128;
   const dp4 = Math.ceil(headDim / 4);
-  const t = shape.tiles ?? decodeTiles(headDim, group, workgroupBudget(gpu));
-  const opt = Math.ceil((group * dp4) / t.wg);
-  if (opt > MAX_OPT || decodeSharedBytes(headDim, group, t.nk) > gpu.limits.maxComputeWorkgroupStorageSize) {
-    throw new RangeError(`attention_decode: tiles ${JSON.stringify(t)} do not fit headDim ${headDim} × ${group} heads`);
-  }
+  const t = shape.tiles ?? decodeTiles(headDim, group, workgroupBudget(gpu), shape.cacheF16);
+  const why = tilesProblem(headDim, group, shape.cacheF16, t, gpu.limits);
+  if (why) throw new RangeError(`attention_decode: tiles ${JSON.stringify(t)}: ${why}`);
+  const span = shape.window ? Math.min(shape.window, shape.capacity) : shape.capacity;
+  const maxSplits = shape.maxSplits ?? Math.max(128, Math.ceil(span / t.nk));
   const aligned = cacheRowAligned(headDim, shape.cacheF16);
+  const { upr, ud } = decodeUnits(headDim, shape.cacheF16);
+  const subgroups = useSubgroups(gpu, shape.subgroups);
   const [pipeline, combine] = await Promise.all([
-    getPipeline(gpu, 'attention_decode', source, {
+    getPipeline(gpu, subgroups ? 'attention_decode_sg' : 'attention_decode', withReduce(source, subgroups), {
       HEAD_DIM: headDim,
       DP4: dp4,
       CACHE_F16: shape.cacheF16 ? 1 : 0,
       ALIGNED: aligned ? 1 : 0,
       ROW4: aligned ? headDim / (shape.cacheF16 ? 8 : 4) : 1, // unused when not aligned
+      UPR: upr,
+      UD: ud,
       G: group,
       NK: t.nk,
       WG: t.wg,
-      OPT: opt,
+      RED_N: redWords(group, ud, t.wg),
     }),
-    getPipeline(gpu, 'attention_decode_combine', combineSource, { HEAD_DIM: headDim, WG: COMBINE_WG }),
+    getPipeline(gpu, 'attention_decode_combine', combineSource, { HEAD_DIM: headDim, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
   const params = createUniform(gpu, [nHeads, shape.capacity, shape.window ?? 0, scaleLog2Bits(shape), maxSplits], 'attention_decode.params');
   const scratch = createStorage(gpu, 4 * (4 + nHeads * maxSplits * (2 + headDim)), 'attention_decode.scratch');
+  const splits = (kvLen: number) => decodeSplits(shape, kvLen, t.nk, maxSplits);
   return {
     tiles: t,
-    splits: (kvLen: number) => decodeSplits(shape, kvLen),
+    subgroups,
+    splits,
     bind(b: DecodeBindings): DecodeOp {
       checkCacheBuffer('attention_decode', shape, b.kCache, 'kCache');
       checkCacheBuffer('attention_decode', shape, b.vCache, 'vCache');
@@ -112,7 +148,7 @@ export async function createAttentionDecode(gpu: Gpu, shape: DecodeShape) {
       return {
         encode(pass, kvLen) {
           if (!(kvLen >= 1 && kvLen <= shape.capacity)) throw new RangeError(`attention_decode: kvLen ${kvLen} outside 1..${shape.capacity}`);
-          dispatch(pass, pipeline, g1, decodeSplits(shape, kvLen), nKvHeads);
+          dispatch(pass, pipeline, g1, splits(kvLen), nKvHeads);
           dispatch(pass, combine, g2, nHeads);
         },
       };

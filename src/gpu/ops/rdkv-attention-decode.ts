@@ -1,8 +1,10 @@
 /**
  * RDKV fused decode attention over a compressed layer: one query token, zones A + B (the packed arena of
  * every KV head, src/rdkv/layout.ts) and zone C (full-precision decode tokens). Split-K flash decoding:
- * wgsl/rdkv_attention_decode.wgsl (grid (nSplit, Hkv): a workgroup scores and accumulates a contiguous
- * token range for the G query heads of a KV head) then wgsl/rdkv_attention_combine.wgsl (grid Hq).
+ * wgsl/rdkv_attention_decode.wgsl (grid (nSplit, Hkv): a workgroup scores a contiguous token range for the
+ * G query heads of a KV head, one softmax max per chunk, then accumulates V with a whole warp on each packed
+ * row) then wgsl/rdkv_attention_combine.wgsl (grid Hq, parallel over splits). The workgroup max is the
+ * subgroup helper where the device has subgroups (override with `subgroups`).
  * The zone C length comes from the Step uniform: nC = step.kv_len − T (kv_len = pos + 1 for the token at
  * absolute position pos, whose k/v are already in zone C slot pos − T).
  */
@@ -11,6 +13,8 @@ import combineSource from '../../../wgsl/rdkv_attention_combine.wgsl';
 import { HEADER_FIELDS, encodeHeader, type HeadLayout } from '../../rdkv/layout';
 import type { Gpu } from '../device';
 import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline, uploadStorage } from '../kernel';
+import { workgroupBudget } from './attention_prefill';
+import { useSubgroups, withReduce } from './decode-reduce';
 import type { ArenaPlan } from './rdkv-pack';
 
 export interface RdkvDecodeShape {
@@ -20,8 +24,12 @@ export interface RdkvDecodeShape {
   /** Zone C words hold two f16 values (dim 2j low) instead of one f32. */
   zoneCF16: boolean;
   scale?: number;
-  /** Tokens per tile = workgroup size; default 64 (32 on CPU adapters). */
+  /** Tokens per chunk (their scores held in workgroup memory); default the largest up to 1024 that fits. */
   tile?: number;
+  /** Threads per workgroup, a power of two >= ceil(headDim / 8); default 128 (64 on CPU adapters). */
+  wg?: number;
+  /** Use the subgroup reduction (wgsl/decode_reduce_subgroup.wgsl); default: when the device has subgroups. */
+  subgroups?: boolean;
 }
 
 export interface RdkvDecodeBindings {
@@ -33,7 +41,7 @@ export interface RdkvDecodeBindings {
   zoneC: { k: GPUBuffer; v: GPUBuffer; capacity: number };
   step: GPUBuffer; // Step uniform: kv_len = T + nC
   T: number;
-  /** Splits per KV head; default from the kept token count (about 256 tokens each, Hkv·nSplit <= 512). */
+  /** Splits per KV head; default defaultSplits (about 64 tokens each, Hkv·nSplit <= ~1024). */
   splits?: number;
 }
 
@@ -47,7 +55,9 @@ export interface BoundRdkvDecode {
 /** Words per head in the heads table: the 32 header fields, the arena base, padding. */
 export const HEADS_STRIDE = 36;
 const MAX_G = 8;
-const MAX_DPT = 4;
+const COMBINE_WG = 256;
+/** Workgroup memory for a chunk's scores: more would cost occupancy and gain nothing. */
+const SCORE_BYTES = 16384;
 
 /** The heads table: every head's header fields (plain layouts too) and arena base. */
 export function headsTable(layouts: readonly HeadLayout[], plan: ArenaPlan): Uint32Array<ArrayBuffer> {
@@ -59,9 +69,19 @@ export function headsTable(layouts: readonly HeadLayout[], plan: ArenaPlan): Uin
   return t;
 }
 
-export function defaultSplits(layouts: readonly HeadLayout[], tile: number): number {
+/**
+ * Splits per KV head: about 64 kept tokens each (a split's work is a short chain of memory round trips, so
+ * short caches still spread over the GPU), at most ~1024 workgroups in all, but at least enough that the kept
+ * tokens fit one chunk of `chunk` tokens per split.
+ */
+export function defaultSplits(layouts: readonly HeadLayout[], chunk: number): number {
   const maxKept = Math.max(1, ...layouts.map((l) => l.kept));
-  return Math.max(1, Math.min(ceilDiv(maxKept, Math.max(256, tile)), Math.floor(512 / layouts.length)));
+  const byLength = Math.min(ceilDiv(maxKept, 64), Math.max(1, Math.floor(1024 / layouts.length)));
+  return Math.max(1, Math.min(Math.max(byLength, ceilDiv(maxKept, chunk)), 65535));
+}
+
+export function rdkvDecodeSharedBytes(headDim: number, group: number, chunk: number, wg: number): number {
+  return 4 * (2 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 2);
 }
 
 export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape) {
@@ -69,27 +89,46 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
   if (nHeads % nKvHeads) throw new RangeError(`rdkv_attention_decode: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
   const G = nHeads / nKvHeads;
   if (G > MAX_G) throw new RangeError(`rdkv_attention_decode: ${G} query heads per KV head, at most ${MAX_G}`);
-  if (shape.zoneCF16 && headDim % 2) throw new RangeError('rdkv_attention_decode: f16 zone C needs an even headDim');
-  const bt = shape.tile ?? (gpu.adapter.isFallbackAdapter ? 32 : 64);
-  if (headDim > bt * MAX_DPT) throw new RangeError(`rdkv_attention_decode: headDim ${headDim} over ${MAX_DPT} × tile ${bt}`);
-  const shared = 4 * (2 * G * headDim + G * bt + 4 * G + 1);
-  if (shared > gpu.limits.maxComputeWorkgroupStorageSize) {
-    throw new RangeError(`rdkv_attention_decode: ${shared} bytes of workgroup memory (G ${G}, headDim ${headDim}, tile ${bt}), over the device's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
+  if (headDim % 2) throw new RangeError(`rdkv_attention_decode: headDim ${headDim} must be even`);
+  const tpt = Math.ceil(headDim / 8);
+  const budget = workgroupBudget(gpu).maxComputeWorkgroupStorageSize;
+  const wg = shape.wg ?? (gpu.adapter.isFallbackAdapter ? 64 : 128);
+  if (!((wg & (wg - 1)) === 0 && wg >= tpt && wg <= gpu.limits.maxComputeInvocationsPerWorkgroup)) {
+    throw new RangeError(`rdkv_attention_decode: workgroup size ${wg} must be a power of two in ${tpt}..${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
+  const chunk =
+    shape.tile ??
+    [1024, 512, 256, 128, 64, 32, 16, 8].find((nk) => 4 * G * nk <= SCORE_BYTES && rdkvDecodeSharedBytes(headDim, G, nk, wg) <= budget) ??
+    8;
+  const shared = rdkvDecodeSharedBytes(headDim, G, chunk, wg);
+  if (!(Number.isInteger(chunk) && chunk >= 1) || shared > gpu.limits.maxComputeWorkgroupStorageSize) {
+    throw new RangeError(`rdkv_attention_decode: ${shared} bytes of workgroup memory (G ${G}, headDim ${headDim}, chunk ${chunk}, workgroup ${wg}), over the device's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
+  }
+  const subgroups = useSubgroups(gpu, shape.subgroups);
   const [pipe, comb] = await Promise.all([
-    getPipeline(gpu, 'rdkv_attention_decode', source, { HEAD_DIM: headDim, G, BT: bt, ZC_F16: shape.zoneCF16 ? 1 : 0 }),
-    getPipeline(gpu, 'rdkv_attention_combine', combineSource, { HEAD_DIM: headDim, G, WG: Math.min(64, headDim) }),
+    getPipeline(gpu, subgroups ? 'rdkv_attention_decode_sg' : 'rdkv_attention_decode', withReduce(source, subgroups), {
+      HEAD_DIM: headDim,
+      G,
+      NK: chunk,
+      WG: wg,
+      TPT: tpt,
+      RED_N: Math.max(G, 9) * wg,
+      ZC_F16: shape.zoneCF16 ? 1 : 0,
+    }),
+    getPipeline(gpu, 'rdkv_attention_combine', combineSource, { HEAD_DIM: headDim, G, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
   const scale = shape.scale ?? 1 / Math.sqrt(headDim);
   return {
-    tile: bt,
+    tile: chunk,
+    wg,
+    subgroups,
     bind(b: RdkvDecodeBindings): BoundRdkvDecode {
       if (b.layouts.length !== nKvHeads) throw new RangeError(`rdkv_attention_decode: ${b.layouts.length} layouts for ${nKvHeads} heads`);
       for (const l of b.layouts) {
         if (l.d !== headDim) throw new RangeError(`rdkv_attention_decode: layout head dim ${l.d}, expected ${headDim}`);
         if (l.T !== b.T) throw new RangeError(`rdkv_attention_decode: layout T ${l.T}, expected ${b.T}`);
       }
-      const nSplit = b.splits ?? defaultSplits(b.layouts, bt);
+      const nSplit = b.splits ?? defaultSplits(b.layouts, chunk);
       const maxKept = Math.max(...b.layouts.map((l) => l.kept));
       const params = createUniform(gpu, [nHeads, b.T, b.zoneC.capacity, nSplit, maxKept, f32Bits(scale * Math.LOG2E)], 'rdkv_decode.params');
       const heads = uploadStorage(gpu, headsTable(b.layouts, b.plan), 'rdkv_decode.heads');
