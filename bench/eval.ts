@@ -13,8 +13,9 @@ import { dirname } from 'node:path';
 import { type Args, num, str } from '../src/cli/args';
 import { Engine } from '../src/engine/engine';
 import type { CachePolicy } from '../src/engine/cache-report';
+import { policyArgs } from '../src/cli/cache-json';
 import { nodeModelFiles } from '../src/model/model-files';
-import { DEFAULT_MODEL_DIR, loadHaystack, parseBudget, promptCounter } from '../src/eval/node';
+import { DEFAULT_MODEL_DIR, loadHaystack, promptCounter } from '../src/eval/node';
 import { documentOf, generateSuite, LENGTHS, normalizeAnswer, TASKS, userContent, type TaskItem, type TaskName } from '../src/eval/tasks';
 
 export interface EvalRecord {
@@ -71,8 +72,7 @@ export async function runEval(args: Args): Promise<number> {
     return 0;
   }
 
-  const policy = typeof args.policy === 'string' ? (args.policy as CachePolicy) : undefined;
-  const budget = parseBudget(typeof args.budget === 'string' ? args.budget : undefined);
+  const { policy, budget } = policyArgs(args);
   const engine = await Engine.load(files);
   const records: EvalRecord[] = [];
   const started = Date.now();
@@ -80,14 +80,14 @@ export async function runEval(args: Args): Promise<number> {
   const table = accuracyTable(records);
   console.log(table.text);
   const adapter = engine.info().adapter;
-  const out = str(args, 'out', `bench/results/eval-${policy ?? 'full'}${budget ? `-${typeof args.budget === 'string' ? args.budget.replace('%', 'pct') : ''}` : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const out = str(args, 'out', `bench/results/eval-${policy}${budget ? `-${typeof args.budget === 'string' ? args.budget.replace('%', 'pct') : ''}` : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
     JSON.stringify(
       {
         model: modelDir,
-        policy: policy ?? 'full',
+        policy,
         budget: budget ?? null,
         seed,
         perCell,
@@ -112,8 +112,8 @@ async function evalItem(
   engine: Engine,
   hay: string,
   item: TaskItem,
-  policy: CachePolicy | undefined,
-  budget: ReturnType<typeof parseBudget>,
+  policy: CachePolicy,
+  budget: ReturnType<typeof policyArgs>['budget'],
   log: boolean,
 ): Promise<EvalRecord> {
   const prompt = engine.renderChat([{ role: 'user', content: userContent(documentOf(hay, item), item.question) }]);
@@ -121,7 +121,7 @@ async function evalItem(
   const result = await engine.generate(ids, {
     maxTokens: 48,
     sampling: { greedy: true },
-    ...(policy !== undefined ? { policy } : {}),
+    policy,
     ...(budget !== undefined ? { budget } : {}),
   });
   const answer = result.text.trim();

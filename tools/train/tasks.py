@@ -1,0 +1,126 @@
+"""Seeded long-document question-answering tasks (the training side).
+
+Every task is a haystack of corpus text with inserted sentences, and a question at the end. The same
+families, with the same sentence and question formats, are generated for evaluation by
+src/eval/tasks.ts, from other seeds, other key words and held-out haystack text.
+
+A task is (document, question, answer); the model sees
+  <s><|user|>\n{document}\n\nQuestion: {question}<|end|>\n<|assistant|>\n{answer}<|end|>
+"""
+import random
+import re
+
+_SENT_END = re.compile(r'[.!?](?=[ \n])')
+_SPACE = re.compile(r'[ \n]')
+
+TASKS = ['niah_single', 'niah_multikey', 'niah_multivalue', 'niah_multiquery', 'passkey', 'vt', 'freq']
+
+
+def user_content(document: str, question: str) -> str:
+    return f'{document}\n\nQuestion: {question}'
+
+
+def render_prompt(document: str, question: str) -> str:
+    return f'<s><|user|>\n{user_content(document, question)}<|end|>\n<|assistant|>\n'
+
+
+def magic(k: str, v: str) -> str:
+    return f'The special magic number for {k} is {v}.'
+
+
+def number(rng: random.Random) -> str:
+    return str(rng.randint(1_000_000, 9_999_999))
+
+
+def var_name(rng: random.Random) -> str:
+    return ''.join(rng.choice('ABCDEFGHIJKLMNOPQRSTUVWXYZ') for _ in range(4))
+
+
+def join_and(items):
+    return items[0] if len(items) == 1 else ', '.join(items[:-1]) + ' and ' + items[-1]
+
+
+def make_task(task: str, rng: random.Random, words) -> tuple:
+    """Returns (needles in document order, question, answer)."""
+    if task == 'niah_single':
+        k, v = rng.choice(words), number(rng)
+        return [magic(k, v)], f'What is the special magic number for {k}?', v
+    if task == 'niah_multikey':
+        keys = rng.sample(words, rng.randint(2, 8))
+        vals = [number(rng) for _ in keys]
+        i = rng.randrange(len(keys))
+        return [magic(k, v) for k, v in zip(keys, vals)], f'What is the special magic number for {keys[i]}?', vals[i]
+    if task == 'niah_multivalue':
+        k = rng.choice(words)
+        vals = [number(rng) for _ in range(rng.randint(2, 4))]
+        return [magic(k, v) for v in vals], f'What are all the special magic numbers for {k}?', ', '.join(vals)
+    if task == 'niah_multiquery':
+        keys = rng.sample(words, rng.randint(2, 4))
+        vals = [number(rng) for _ in keys]
+        order = list(range(len(keys)))
+        rng.shuffle(order)
+        asked = [keys[i] for i in order]
+        return ([magic(k, v) for k, v in zip(keys, vals)],
+                f'What are the special magic numbers for {join_and(asked)}?', ', '.join(vals[i] for i in order))
+    if task == 'passkey':
+        v = str(rng.randint(10_000, 9_999_999))
+        return [f'The pass key is {v}. Remember it. {v} is the pass key.'], 'What is the pass key?', v
+    if task == 'vt':
+        hops = rng.randint(1, 4)
+        names = []
+        while len(names) < 2 * (hops + 1):
+            n = var_name(rng)
+            if n not in names:
+                names.append(n)
+        chain, other = names[:hops + 1], names[hops + 1:]
+        v, w = number(rng), number(rng)
+        needles = []
+        # the asked chain and a distractor chain, interleaved in document order
+        a = [f'VAR {chain[0]} = {v}.'] + [f'VAR {chain[j]} = VAR {chain[j - 1]}.' for j in range(1, len(chain))]
+        b = [f'VAR {other[0]} = {w}.'] + [f'VAR {other[j]} = VAR {other[j - 1]}.' for j in range(1, len(other))]
+        ia = ib = 0
+        while ia < len(a) or ib < len(b):
+            if ib >= len(b) or (ia < len(a) and rng.random() < 0.5):
+                needles.append(a[ia]); ia += 1
+            else:
+                needles.append(b[ib]); ib += 1
+        answer = ' = '.join(f'VAR {n}' for n in reversed(chain)) + f' = {v}'
+        return needles, f'What is the value of VAR {chain[-1]}?', answer
+    if task == 'freq':
+        cands = rng.sample(words, rng.randint(2, 5))
+        top = rng.randint(4, 8)
+        counts = [top] + [rng.randint(1, top // 2) for _ in cands[1:]]
+        needles = [f'The word of the day is {w}.' for w, c in zip(cands, counts) for _ in range(c)]
+        rng.shuffle(needles)
+        return needles, 'Which word of the day occurs most often?', cands[0]
+    raise ValueError(task)
+
+
+def boundaries(text: str):
+    """Sentence ends: positions p with text[p-1] in '.!?' and text[p] whitespace."""
+    out = [m.end() for m in _SENT_END.finditer(text)]
+    return out if len(out) >= 8 else [m.start() for m in _SPACE.finditer(text) if m.start() > 0]
+
+
+def insert(text: str, needles, rng: random.Random) -> str:
+    """Inserts ' ' + needle after sentence ends, at increasing random depths, in the given order."""
+    cands = boundaries(text)
+    if not cands:
+        cands = [len(text)]
+    picks = sorted(rng.choice(cands) for _ in needles)
+    parts, last = [], 0
+    for p, n in zip(picks, needles):
+        parts.append(text[last:p])
+        parts.append(' ' + n)
+        last = p
+    parts.append(text[last:])
+    return ''.join(parts)
+
+
+def haystack_slice(hay: str, start: int, n_chars: int) -> str:
+    """n_chars of `hay` from the line start at or after `start`, ending at a sentence or line end."""
+    s = hay.find('\n', start)
+    s = 0 if s < 0 or s + n_chars >= len(hay) else s + 1
+    chunk = hay[s:s + n_chars]
+    e = max(chunk.rfind('. '), chunk.rfind('.\n'), chunk.rfind('\n'))
+    return (chunk[:e + 1] if e > len(chunk) // 2 else chunk).strip()
