@@ -12,6 +12,7 @@ import { Tokenizer } from '../model/tokenizer';
 import { uploadWeights, type GpuWeights, type UploadProgress } from '../model/upload';
 import type { CompressOptions } from '../kv/rdkv-layer';
 import type { Budget } from '../rdkv/budget';
+import { CacheStateError, tokensHash } from './cache-state';
 import { buildCacheReport, fullCacheReport, type CacheReport, type CachePolicy } from './cache-report';
 import { isGreedy, Sampler, type SamplingOptions } from './sampler';
 
@@ -73,6 +74,13 @@ export class Engine {
   /** The last generated token when it was not yet fed back (it opens the next continued turn). */
   private pending: number | undefined;
   private report: CacheReport | null = null;
+  /** What the report was built from (policy, prompt length), saved with the cache to rebuild it. */
+  private reportSource: { policy: CachePolicy; T: number } | null = null;
+  /**
+   * The context ids: every id fed to the cache, then `pending` when there is one. Null when unknown (a
+   * prefill or generation that threw).
+   */
+  private contextIds: number[] | null = [];
 
   private constructor(
     readonly gpu: Gpu,
@@ -132,6 +140,9 @@ export class Engine {
   /** Prefills `promptIds` (after the current context when continueContext) and generates. */
   async generate(promptIds: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
     const f = this.forward;
+    const asked = promptIds;
+    const before = o.continueContext ? this.contextIds : [];
+    this.contextIds = null;
     if (o.continueContext && this.pending !== undefined) promptIds = [this.pending, ...promptIds];
     if (!o.continueContext) f.reset();
     this.pending = undefined;
@@ -159,7 +170,10 @@ export class Engine {
       onLayer: (l) => o.onPrefillProgress?.(l + 1, this.config.nLayers),
       compress: policy && policy !== 'full' ? { policy, budget: o.budget, options: o.compressOptions } : undefined,
     });
-    if (policy) this.report = this.buildReport(policy, promptIds.length);
+    if (policy) {
+      this.report = this.buildReport(policy, promptIds.length);
+      this.reportSource = { policy, T: promptIds.length };
+    }
     let cur = await next();
     const prefillMs = performance.now() - t0;
 
@@ -202,6 +216,7 @@ export class Engine {
     }
     const decodeMs = performance.now() - t1;
     if ((stopReason === 'length' || stopReason === 'stop') && tokens.length) this.pending = tokens[tokens.length - 1];
+    this.contextIds = before ? [...before, ...asked, ...tokens] : null;
     return {
       promptTokens: [...promptIds],
       tokens,
@@ -219,6 +234,68 @@ export class Engine {
     const layers = this.forward.compressedLayers();
     if (!layers) return { ...fullCacheReport(c.nLayers, c.nKvHeads, T, c.headDim), policy };
     return buildCacheReport(policy, layers.map((l) => l.report), T, c.headDim);
+  }
+
+  /**
+   * The context, saved: its ids (prompt and generated, in order; the last generated one may not be in the
+   * cache yet: it is fed first when the context is continued) and the cache bytes (src/engine/cache-state.ts).
+   */
+  async exportCache(): Promise<{ tokens: number[]; data: ArrayBuffer }> {
+    const ids = this.contextIds;
+    const pending = this.pending;
+    if (!ids || ids.length !== this.forward.length + (pending === undefined ? 0 : 1)) {
+      throw new Error('the KV cache does not hold a known context (an interrupted generation); nothing to save');
+    }
+    const tokens = [...ids];
+    const data = await this.forward.exportState({
+      engine: { tokens: tokens.length, tokensHash: tokensHash(tokens), pending: pending ?? null, report: this.reportSource },
+    });
+    return { tokens, data };
+  }
+
+  /**
+   * Restores a context exportCache saved (for this model): the next generate with continueContext goes on
+   * from it. Throws, leaving the current context as it was, when the data is damaged, was saved for a
+   * model of another shape, or does not come with its own ids.
+   */
+  async importCache(s: { tokens: number[]; data: ArrayBuffer }): Promise<void> {
+    const vocab = this.config.vocabSize;
+    const tokens = Array.from(s.tokens ?? []);
+    const bad = tokens.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad !== undefined) throw new RangeError(`cannot restore the KV cache: token id ${bad} is outside the vocabulary (size ${vocab})`);
+    let saved: { pending: number | null; report: { policy: CachePolicy; T: number } | null } | undefined;
+    const fail = (why: string): never => {
+      throw new CacheStateError(`cannot restore the KV cache: ${why}`);
+    };
+    try {
+      await this.forward.importState(s.data, (extra, length) => {
+        const e = extra.engine as { tokens?: unknown; tokensHash?: unknown; pending?: unknown; report?: unknown } | undefined;
+        if (!e || typeof e !== 'object') return fail('the data was not saved by an Engine');
+        if (e.tokens !== tokens.length || e.tokensHash !== tokensHash(tokens)) fail(`the ${tokens.length} token ids given are not the ${String(e.tokens)} saved with the cache`);
+        const pending = e.pending === null ? null : Number(e.pending);
+        if (pending !== null && tokens[tokens.length - 1] !== pending) fail('the pending token is not the last context id');
+        if (tokens.length !== length + (pending === null ? 0 : 1)) fail(`${tokens.length} ids for a cache of ${length} tokens`);
+        const report = e.report as { policy: CachePolicy; T: number } | null;
+        saved = { pending, report: report && typeof report === 'object' ? { policy: report.policy, T: report.T } : null };
+      });
+    } catch (e) {
+      // A failure after the old context was dropped leaves an empty cache.
+      if (this.contextIds && this.contextIds.length !== this.forward.length + (this.pending === undefined ? 0 : 1)) this.forgetContext();
+      throw e;
+    }
+    if (!saved) throw new Error('importState did not check the saved engine fields');
+    this.pending = saved.pending ?? undefined;
+    this.contextIds = tokens;
+    this.reportSource = saved.report;
+    this.report = saved.report ? this.buildReport(saved.report.policy, saved.report.T) : null;
+  }
+
+  private forgetContext(): void {
+    this.forward.reset();
+    this.pending = undefined;
+    this.contextIds = [];
+    this.report = null;
+    this.reportSource = null;
   }
 
   /** The report of the last fresh prefill's cache (null before any). */

@@ -90,6 +90,22 @@ export interface DecodeBindings {
   step: GPUBuffer; // Step uniform: kv_len = T + zone C tokens (this one included)
 }
 
+/** What CompressedLayer.restore needs: plans (layouts rebuilt), the arena words, decode settings. */
+export interface RestoreArgs {
+  shape: RdkvLayerShape;
+  /** Prompt length the plans cover. */
+  T: number;
+  /** (Hkv) head plans, head h at index h. */
+  plans: HeadPlan[];
+  /** Layer index (report and labels). */
+  layer: number;
+  /** The layer arena, heads back to back (planArena of the plans' layouts). */
+  arena: Uint8Array;
+  splits?: number;
+  /** Zone C capacity in tokens. */
+  zoneCTokens: number;
+}
+
 /** Scores of one layer on the GPU, finished on the CPU. */
 export async function scoreLayer(gpu: Gpu, a: Pick<CompressArgs, 'k' | 'capacity' | 'T' | 'qWindow' | 'W' | 'shape'>, opts: ScoreOptions = {}): Promise<WindowScores> {
   const { nHeads, nKvHeads, headDim, cacheF16 } = a.shape;
@@ -185,6 +201,29 @@ export class CompressedLayer {
     zoneCTokens: number,
   ) {
     this.zc = { ...this.allocZoneC(zoneCTokens), capacity: zoneCTokens };
+  }
+
+  /**
+   * A layer from saved plans and arena words (a restored cache): no scoring, no packing. The arena must hold
+   * exactly the words planArena gives for the plans' layouts; zone C starts empty with `zoneCTokens` slots.
+   */
+  static async restore(gpu: Gpu, a: RestoreArgs): Promise<CompressedLayer> {
+    const { shape, plans } = a;
+    if (plans.length !== shape.nKvHeads) throw new Error(`rdkv: ${plans.length} head plans for ${shape.nKvHeads} KV heads`);
+    plans.forEach((p, h) => {
+      if (p.kvHead !== h || p.T !== a.T || p.d !== shape.headDim) throw new Error(`rdkv: plan ${h} is for head ${p.kvHead}, T ${p.T}, d ${p.d}; expected head ${h}, T ${a.T}, d ${shape.headDim}`);
+    });
+    const arenaPlan = planArena(plans.map((p) => p.layout));
+    if (a.arena.byteLength !== arenaPlan.totalWords * 4) throw new Error(`rdkv: arena of ${a.arena.byteLength} bytes, the layouts need ${arenaPlan.totalWords * 4}`);
+    const arena = createStorage(gpu, arenaPlan.totalWords * 4, `rdkv.arena${a.layer}`);
+    if (a.arena.byteLength) gpu.device.queue.writeBuffer(arena, 0, a.arena.buffer, a.arena.byteOffset, a.arena.byteLength);
+    const decodeOp = await createRdkvAttentionDecode(gpu, { nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim, zoneCF16: shape.cacheF16 });
+    return new CompressedLayer(gpu, shape, a.T, plans, layerReport(a.layer, plans), arena, arenaPlan, decodeOp, a.splits, a.zoneCTokens);
+  }
+
+  /** Decode splits per KV head the layer was made with (undefined: from the kept token count). */
+  get decodeSplits(): number | undefined {
+    return this.splits;
   }
 
   get layouts(): HeadLayout[] {

@@ -27,8 +27,21 @@ import { createSiluMul } from '../gpu/ops/silu-mul';
 import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
 import { MAP_READ_MODE, Usage } from '../gpu/usage';
 import { FullCache } from '../kv/full-cache';
-import { compressLayer, type CompressedLayer, type CompressOptions, type CompressPolicy } from '../kv/rdkv-layer';
+import { compressLayer, CompressedLayer, type CompressOptions, type CompressPolicy } from '../kv/rdkv-layer';
 import { budgetTokens, type Budget } from '../rdkv/budget';
+import {
+  CacheStateError,
+  decodeCacheState,
+  encodeCacheState,
+  headRowsBytes,
+  planBitsBytes,
+  planFromState,
+  planToState,
+  section,
+  shapeMismatches,
+  type CacheModelShape,
+  type CompressedLayerState,
+} from '../engine/cache-state';
 import type { ModelConfig } from './config';
 import { inverseFrequencies } from './rope-freqs';
 import type { GpuWeights, LayerWeights, WeightPart, WeightTensor } from './upload';
@@ -690,6 +703,219 @@ export class Transformer {
 
   async readLogits(): Promise<Float32Array> {
     return readF32(this.gpu, this.b.logits, this.config.vocabSize);
+  }
+
+  /** The model fields a saved cache depends on (src/engine/cache-state.ts checks them on import). */
+  cacheShape(): CacheModelShape {
+    const c = this.config;
+    return {
+      architecture: c.architecture,
+      nLayers: c.nLayers,
+      nHeads: c.nHeads,
+      nKvHeads: c.nKvHeads,
+      headDim: c.headDim,
+      hiddenSize: c.hiddenSize,
+      vocabSize: c.vocabSize,
+      kvDtype: this.options.kvF16 ? 'f16' : 'f32',
+    };
+  }
+
+  /** Ranges of the first n tokens of each head of a [Hkv, capacity, d] buffer, rows padded to 4 bytes. */
+  private headRowRanges(buffer: GPUBuffer | undefined, capacity: number, n: number): { buffer: GPUBuffer; offset: number; bytes: number }[] {
+    const c = this.config;
+    const row = headRowsBytes(1, n, c.headDim, this.options.kvF16);
+    if (row === 0) return [];
+    if (!buffer || n > capacity) throw new Error(`KV cache export: ${n} tokens asked of a buffer of ${capacity}`);
+    const stride = headRowsBytes(1, capacity, c.headDim, this.options.kvF16);
+    return Array.from({ length: c.nKvHeads }, (_, h) => ({ buffer, offset: h * stride, bytes: row }));
+  }
+
+  /** Writes per-head rows (as headRowRanges reads them) into a [Hkv, capacity, d] buffer. */
+  private uploadHeadRows(buffer: GPUBuffer, capacity: number, n: number, data: Uint8Array): void {
+    const c = this.config;
+    const row = headRowsBytes(1, n, c.headDim, this.options.kvF16);
+    const stride = headRowsBytes(1, capacity, c.headDim, this.options.kvF16);
+    for (let h = 0; h < c.nKvHeads && row > 0; h++) {
+      this.gpu.device.queue.writeBuffer(buffer, h * stride, data.buffer, data.byteOffset + h * row, row);
+    }
+  }
+
+  /** Reads buffer ranges (4-byte aligned) back, batched through staging buffers of at most 64 MiB. */
+  private async readRanges(ranges: readonly { buffer: GPUBuffer; offset: number; bytes: number }[]): Promise<Uint8Array> {
+    const total = ranges.reduce((s, r) => s + r.bytes, 0);
+    const out = new Uint8Array(total);
+    const limit = Math.min(64 * 2 ** 20, this.gpu.maxBindingBytes);
+    let at = 0;
+    for (let i = 0; i < ranges.length; ) {
+      let size = 0;
+      let j = i;
+      while (j < ranges.length && (j === i || size + ranges[j].bytes <= limit)) size += ranges[j++].bytes;
+      const staging = this.gpu.device.createBuffer({ label: 'kv.export', size: Math.max(4, size), usage: Usage.MAP_READ | Usage.COPY_DST });
+      const enc = this.gpu.device.createCommandEncoder();
+      let o = 0;
+      for (let r = i; r < j; r++) {
+        if (ranges[r].bytes) enc.copyBufferToBuffer(ranges[r].buffer, ranges[r].offset, staging, o, ranges[r].bytes);
+        o += ranges[r].bytes;
+      }
+      this.gpu.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(MAP_READ_MODE);
+      out.set(new Uint8Array(staging.getMappedRange(), 0, size), at);
+      staging.unmap();
+      staging.destroy();
+      at += size;
+      i = j;
+    }
+    return out;
+  }
+
+  /**
+   * The context as bytes (format: src/engine/cache-state.ts): the full cache's K/V of the first `length`
+   * tokens, or the compressed layers (plans, arenas, zone C). `extra` is stored as is and given back by
+   * importState. The logits are not saved: a restored context is continued by feeding at least one token.
+   */
+  async exportState(extra: Record<string, unknown> = {}): Promise<ArrayBuffer> {
+    const c = this.config;
+    const f16 = this.options.kvF16;
+    const n = this.length;
+    const cc = this.compressed;
+    const rowBytes = (tokens: number) => headRowsBytes(c.nKvHeads, tokens, c.headDim, f16);
+    const sections: { name: string; data: Uint8Array }[] = [];
+    if (!cc) {
+      const cap = this.cache.capacity;
+      const ranges = Array.from({ length: c.nLayers }, (_, l) => [...this.headRowRanges(this.cache.k[l], cap, n), ...this.headRowRanges(this.cache.v[l], cap, n)]);
+      const bytes = await this.readRanges(ranges.flat());
+      const per = rowBytes(n);
+      for (let l = 0; l < c.nLayers; l++) {
+        sections.push({ name: `k${l}`, data: bytes.subarray(2 * l * per, (2 * l + 1) * per) });
+        sections.push({ name: `v${l}`, data: bytes.subarray((2 * l + 1) * per, (2 * l + 2) * per) });
+      }
+      return encodeCacheState({ model: this.cacheShape(), length: n, mode: 'full', extra }, sections);
+    }
+    const nC = Math.max(0, n - cc.T);
+    const layers: CompressedLayerState[] = [];
+    const ranges: { buffer: GPUBuffer; offset: number; bytes: number }[] = [];
+    for (const cl of cc.layers) {
+      const zc = cl.zoneC;
+      const arenaBytes = cl.arenaPlan.totalWords * 4;
+      if (arenaBytes) ranges.push({ buffer: cl.arena, offset: 0, bytes: arenaBytes });
+      ranges.push(...this.headRowRanges(zc.k, zc.capacity, nC), ...this.headRowRanges(zc.v, zc.capacity, nC));
+    }
+    const bytes = await this.readRanges(ranges);
+    let at = 0;
+    const take = (len: number) => bytes.subarray(at, (at += len));
+    cc.layers.forEach((cl, l) => {
+      const heads = cl.plans.map((p) => planToState(p));
+      const bits = new Uint8Array(heads.reduce((s, h) => s + h.bits.byteLength, 0));
+      heads.reduce((o, h) => (bits.set(h.bits, o), o + h.bits.byteLength), 0);
+      layers.push({
+        layer: cl.report.layer,
+        T: cl.T,
+        splits: cl.decodeSplits ?? null,
+        arenaWords: cl.arenaPlan.totalWords,
+        zoneC: { capacity: cl.zoneC.capacity, length: nC },
+        heads: heads.map((h) => h.state),
+      });
+      sections.push({ name: `bits${l}`, data: bits }, { name: `arena${l}`, data: take(cl.arenaPlan.totalWords * 4) });
+      sections.push({ name: `zck${l}`, data: take(rowBytes(nC)) }, { name: `zcv${l}`, data: take(rowBytes(nC)) });
+    });
+    return encodeCacheState({ model: this.cacheShape(), length: n, mode: 'compressed', compressed: { T: cc.T, layers }, extra }, sections);
+  }
+
+  /**
+   * Replaces the context with one exportState saved. Everything is checked (format, checksum, model shape,
+   * section sizes, rebuilt layouts) before the current context is touched; `accept(extra, length)` may veto
+   * the import by throwing, also before. Returns the saved `extra`. On a GPU failure after that, the context is
+   * left empty (length 0).
+   */
+  async importState(data: ArrayBuffer, accept?: (extra: Record<string, unknown>, length: number) => void): Promise<Record<string, unknown>> {
+    const c = this.config;
+    const f16 = this.options.kvF16;
+    const fail = (why: string): never => {
+      throw new CacheStateError(`cannot restore the KV cache: ${why}`);
+    };
+    const state = decodeCacheState(data);
+    const h = state.header;
+    const mismatch = shapeMismatches(h.model, this.cacheShape());
+    if (mismatch.length) fail(`it was saved for a model of another shape (${mismatch.join('; ')})`);
+    const n = h.length;
+    if (!Number.isInteger(n) || n < 0) fail(`bad length ${String(n)}`);
+    const rowBytes = (tokens: number) => headRowsBytes(c.nKvHeads, tokens, c.headDim, f16);
+    if (h.mode === 'full') {
+      const kv = Array.from({ length: c.nLayers }, (_, l) => [section(state, `k${l}`, rowBytes(n)), section(state, `v${l}`, rowBytes(n))]);
+      accept?.(h.extra ?? {}, n);
+      this.reset();
+      try {
+        await this.ensureCache(Math.max(n, 1), true);
+        const cap = this.cache.capacity;
+        kv.forEach(([k, v], l) => {
+          this.uploadHeadRows(this.cache.k[l], cap, n, k);
+          this.uploadHeadRows(this.cache.v[l], cap, n, v);
+        });
+        await this.gpu.device.queue.onSubmittedWorkDone();
+      } catch (e) {
+        this.reset();
+        throw e;
+      }
+      this.length = n;
+      return h.extra ?? {};
+    }
+    if (h.mode !== 'compressed') return fail(`unknown mode ${String(h.mode)}`);
+    const comp = h.compressed;
+    if (!comp || !Array.isArray(comp.layers) || comp.layers.length !== c.nLayers) return fail(`compressed mode needs ${c.nLayers} layers`);
+    const T = comp.T;
+    if (!Number.isInteger(T) || T < 1 || T > n) fail(`prompt length ${String(T)} does not fit the context length ${n}`);
+    const nC = n - T;
+    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, cacheF16: f16 };
+    const prepared = comp.layers.map((ls, l) => {
+      if (ls.T !== T) fail(`layer ${l} covers ${ls.T} prompt tokens, the cache ${T}`);
+      if (!Array.isArray(ls.heads) || ls.heads.length !== c.nKvHeads) fail(`layer ${l} has ${ls.heads?.length} heads, the model ${c.nKvHeads} KV heads`);
+      if (ls.zoneC?.length !== nC || !Number.isInteger(ls.zoneC.capacity) || ls.zoneC.capacity < Math.max(nC, 1)) {
+        fail(`layer ${l}: zone C of ${ls.zoneC?.length} tokens in ${ls.zoneC?.capacity} slots, the context needs ${nC}`);
+      }
+      const bits = section(state, `bits${l}`, ls.heads.reduce((s, hs) => s + planBitsBytes(hs), 0));
+      let at = 0;
+      const plans = ls.heads.map((hs, i) => {
+        if (hs.kvHead !== i || hs.T !== T || hs.d !== c.headDim) fail(`layer ${l} head ${i} is for head ${hs.kvHead}, T ${hs.T}, d ${hs.d}`);
+        return planFromState(hs, bits.subarray(at, (at += planBitsBytes(hs))));
+      });
+      const words = plans.reduce((s, p) => s + p.layout.totalWords, 0);
+      if (words !== ls.arenaWords) fail(`layer ${l}: the layouts need ${words} arena words, the cache has ${ls.arenaWords}`);
+      return {
+        ls,
+        plans,
+        arena: section(state, `arena${l}`, words * 4),
+        zk: section(state, `zck${l}`, rowBytes(nC)),
+        zv: section(state, `zcv${l}`, rowBytes(nC)),
+      };
+    });
+    accept?.(h.extra ?? {}, n);
+    this.reset();
+    this.cache.destroy();
+    const layers: CompressedLayer[] = [];
+    try {
+      for (const p of prepared) {
+        const cl = await CompressedLayer.restore(this.gpu, {
+          shape,
+          T,
+          plans: p.plans,
+          layer: p.ls.layer,
+          arena: p.arena,
+          splits: p.ls.splits ?? undefined,
+          zoneCTokens: p.ls.zoneC.capacity,
+        });
+        layers.push(cl);
+        this.uploadHeadRows(cl.zoneC.k, cl.zoneC.capacity, nC, p.zk);
+        this.uploadHeadRows(cl.zoneC.v, cl.zoneC.capacity, nC, p.zv);
+      }
+      this.compressed = { T, layers, ops: await this.bindCompressed(layers, T) };
+      await this.gpu.device.queue.onSubmittedWorkDone();
+    } catch (e) {
+      if (!this.compressed) for (const cl of layers) cl.destroy();
+      this.reset();
+      throw e;
+    }
+    this.length = n;
+    return h.extra ?? {};
   }
 
   /** Forgets the context and frees the full cache's buffers (they come back on the next prefill). */
