@@ -4,8 +4,9 @@ import { expect, type Page } from '@playwright/test';
 export const WIDTH_RGB: Record<number, [number, number, number]> = { 0: [214, 39, 40], 2: [254, 235, 170], 4: [120, 198, 121], 8: [35, 132, 67], 16: [0, 69, 41] };
 
 /** Opens the app and waits until it has probed WebGPU. */
-export async function openApp(page: Page): Promise<void> {
-  await page.goto('/');
+/** Opens the page; without the embedded model unless asked (its load competes for the CPU adapter). */
+export async function openApp(page: Page, options: { embedded?: boolean } = {}): Promise<void> {
+  await page.goto(options.embedded ? '/' : '/?autoload=0');
   await expect(page.locator('#adapter')).toHaveAttribute('data-webgpu', /true|false/);
 }
 

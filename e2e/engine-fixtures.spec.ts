@@ -2,7 +2,7 @@
  * The engine in a module Worker in headless Chromium (WebGPU on the software adapter) against Hugging Face
  * transformers' own logits and greedy tokens for the fixture checkpoints (test/fixtures).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { serveFixtures } from './fixture-route';
 
@@ -16,11 +16,7 @@ for (const name of ['llama-f32', 'qwen2-f32', 'llama3-tied-sharded']) {
     const bin = readFileSync(`test/fixtures/${name}/logits.bin`);
     const ref = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
     await serveFixtures(page);
-    await page.goto('/');
-    // The page loads the embedded model by itself when there is one: let that finish first.
-    if (existsSync('public/models/default/config.json')) {
-      await expect(page.locator('#model-status')).toHaveAttribute('data-loaded', 'true', { timeout: 120_000 });
-    }
+    await page.goto('/?autoload=0');
     const got = await page.evaluate(
       async ({ url, ids }) => {
         const api = (window as unknown as { rdkv: { api: { load: (s: unknown) => Promise<unknown>; generate: (r: unknown) => Promise<{ tokens: number[]; logits?: Float32Array[] }> } } }).rdkv.api;

@@ -12,7 +12,7 @@ import { Tokenizer } from '../model/tokenizer';
 import { uploadWeights, type GpuWeights, type UploadProgress } from '../model/upload';
 import type { CompressOptions } from '../kv/rdkv-layer';
 import type { Budget } from '../rdkv/budget';
-import { CacheStateError, tokensHash } from './cache-state';
+import { CacheStateError, tokensHash } from '../kv/cache-state';
 import { buildCacheReport, fullCacheReport, type CacheReport, type CachePolicy } from './cache-report';
 import { isGreedy, Sampler, type SamplingOptions } from './sampler';
 

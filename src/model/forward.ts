@@ -16,13 +16,13 @@ import type { Gpu } from '../gpu/device';
 import { bytesPerElement } from '../gpu/dtype';
 import { createStorage, readF32, uploadStorage } from '../gpu/kernel';
 import { createArgmax } from '../gpu/ops/argmax';
-import { createAttentionDecode } from '../gpu/ops/attention_decode';
-import { createAttentionPrefill } from '../gpu/ops/attention_prefill';
+import { createAttentionDecode } from '../gpu/ops/attention-decode';
+import { createAttentionPrefill } from '../gpu/ops/attention-prefill';
 import { createEmbedding } from '../gpu/ops/embedding';
 import { createFillRandom } from '../gpu/ops/fill-random';
 import { createLinear } from '../gpu/ops/linear';
 import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
-import { createRopeKv } from '../gpu/ops/rope_kv';
+import { createRopeKv } from '../gpu/ops/rope-kv';
 import { createSiluMul } from '../gpu/ops/silu-mul';
 import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
 import { MAP_READ_MODE, Usage } from '../gpu/usage';
@@ -41,7 +41,7 @@ import {
   shapeMismatches,
   type CacheModelShape,
   type CompressedLayerState,
-} from '../engine/cache-state';
+} from '../kv/cache-state';
 import type { ModelConfig } from './config';
 import { inverseFrequencies } from './rope-freqs';
 import type { GpuWeights, LayerWeights, WeightPart, WeightTensor } from './upload';

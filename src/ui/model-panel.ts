@@ -44,8 +44,12 @@ export class ModelPanel {
     void this.refreshStored();
   }
 
-  /** Loads the embedded model on first open when this build has one. */
+  /** Loads the embedded model on first open when this build has one (`?autoload=0` opens without it). */
   async autoload(): Promise<void> {
+    if (new URLSearchParams(location.search).get('autoload') === '0') {
+      byId('model-status').textContent = 'No model loaded (autoload=0): open a model folder or load one from a URL.';
+      return;
+    }
     const res = await fetch(new URL(`${DEFAULT_MODEL_URL}config.json`, location.href)).catch(() => null);
     const isJson = !!res?.ok && !/text\/html/i.test(res.headers.get('content-type') ?? '') && (await res.json().then(() => true, () => false));
     if (isJson) await this.loadUrl(DEFAULT_MODEL_URL, 'embedded model', false);

@@ -13,7 +13,7 @@ import combineSource from '../../../wgsl/rdkv_attention_combine.wgsl';
 import { HEADER_FIELDS, encodeHeader, type HeadLayout } from '../../rdkv/layout';
 import type { Gpu } from '../device';
 import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline, uploadStorage } from '../kernel';
-import { workgroupBudget } from './attention_prefill';
+import { workgroupBudget } from './attention-prefill';
 import { useSubgroups, withReduce } from './decode-reduce';
 import type { ArenaPlan } from './rdkv-pack';
 

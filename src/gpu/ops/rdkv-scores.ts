@@ -11,7 +11,7 @@ import combineSource from '../../../wgsl/rdkv_scores_combine.wgsl';
 import type { Gpu } from '../device';
 import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline } from '../kernel';
 import { checkGridDim } from './grid';
-import { workgroupBudget, type TileLimits } from './attention_prefill';
+import { workgroupBudget, type TileLimits } from './attention-prefill';
 
 export interface RdkvScoresShape {
   nHeads: number;

@@ -19,7 +19,7 @@ import {
   workgroupBudget,
   type AttentionShape,
   type TileLimits,
-} from './attention_prefill';
+} from './attention-prefill';
 
 export interface DecodeShape extends AttentionShape {
   maxSplits?: number; // sizes the scratch buffer; default max(128, splits for one chunk each at capacity)

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createAttentionDecode, decodeSplits, decodeTiles, type DecodeShape } from '../src/gpu/ops/attention_decode';
+import { createAttentionDecode, decodeSplits, decodeTiles, type DecodeShape } from '../src/gpu/ops/attention-decode';
 import { createStep, writeStep } from '../src/gpu/step';
 import { attentionRef } from '../src/ref/attention';
 import { randn } from '../src/ref/random';
-import { makeCache } from './attention_cache';
+import { makeCache } from './attention-cache';
 import { poison, relError, requireGpu, runPass } from './gpu';
 
 describe('attention_decode kernel', () => {

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createAttentionPrefill, type PrefillTiles } from '../src/gpu/ops/attention_prefill';
+import { createAttentionPrefill, type PrefillTiles } from '../src/gpu/ops/attention-prefill';
 import { createStep } from '../src/gpu/step';
 import { attentionRef } from '../src/ref/attention';
 import { randn } from '../src/ref/random';
-import { makeCache } from './attention_cache';
+import { makeCache } from './attention-cache';
 import { poison, relError, requireGpu, runPass } from './gpu';
 
 describe('attention_prefill kernel', () => {

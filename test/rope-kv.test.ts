@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, readU32, uploadStorage } from '../src/gpu/kernel';
-import { createRopeKv } from '../src/gpu/ops/rope_kv';
+import { createRopeKv } from '../src/gpu/ops/rope-kv';
 import { createStep } from '../src/gpu/step';
 import { f16BitsToF32 } from '../src/ref/pack';
 import { randn } from '../src/ref/random';
