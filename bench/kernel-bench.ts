@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, str } from '../src/cli/args';
 import { createStorage } from '../src/gpu/kernel';
-import { createAttentionDecode } from '../src/gpu/ops/attention_decode';
+import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
 import { createLinear, MATMUL_LARGE, type MatmulTile } from '../src/gpu/ops/linear';
 import { createSiluMul } from '../src/gpu/ops/silu-mul';
