@@ -89,6 +89,11 @@ describe('safetensors reader', () => {
     expect(await urlSource('http://host/missing.safetensors', { fetch: f })).toBeUndefined();
   });
 
+  it('treats a single-page-app fallback (index.html with 200) as a missing file', async () => {
+    const spa = (async () => new Response('<!doctype html><html></html>', { status: 200, headers: { 'content-type': 'text/html' } })) as typeof fetch;
+    expect(await urlSource('http://host/model.safetensors', { fetch: spa })).toBeUndefined();
+  });
+
   it('refuses a server without Range support', async () => {
     const src = await urlSource('http://host/model.safetensors', { fetch: fakeFetch({ '/model.safetensors': file }, { ranges: false }) });
     const e = await rejection(src!.read(8, 16));

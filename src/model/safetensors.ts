@@ -117,12 +117,15 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
   const name = options.name ?? decodeURIComponent(new URL(url, 'http://x/').pathname.split('/').pop() ?? url);
   let size: number | undefined;
   const head = await get(url, { method: 'HEAD' });
-  if (head.status === 404) return undefined;
+  if (head.status === 404 || isHtmlFallback(head, name)) return undefined;
   const len = head.ok ? head.headers.get('content-length') : null;
   if (len !== null && head.headers.get('content-encoding') === null) size = Number(len);
   if (size === undefined || !Number.isSafeInteger(size)) {
     const probe = await get(url, { headers: { Range: 'bytes=0-0' } });
-    if (probe.status === 404) return undefined;
+    if (probe.status === 404 || isHtmlFallback(probe, name)) {
+      await probe.body?.cancel();
+      return undefined;
+    }
     const total = /\/(\d+)\s*$/.exec(probe.headers.get('content-range') ?? '')?.[1];
     await probe.body?.cancel();
     if (probe.status !== 206 || total === undefined) {
@@ -151,6 +154,14 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
     },
   };
   return src;
+}
+
+/**
+ * A web page where a model file was asked for: single-page-app servers (Vite's preview among them) answer
+ * unknown paths with index.html and 200. No model file is HTML, so the file is not there.
+ */
+function isHtmlFallback(res: Response, name: string): boolean {
+  return res.ok && /text\/html/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(name);
 }
 
 export async function readAll(src: ByteSource): Promise<Uint8Array<ArrayBuffer>> {
