@@ -115,23 +115,23 @@ export interface UrlSourceOptions {
 export async function urlSource(url: string, options: UrlSourceOptions = {}): Promise<ByteSource | undefined> {
   const get = options.fetch ?? fetch;
   const name = options.name ?? decodeURIComponent(new URL(url, 'http://x/').pathname.split('/').pop() ?? url);
+  // The size comes from a one-byte ranged GET (Content-Range carries the identity size; a HEAD's
+  // Content-Length may describe a compressed body), else from HEAD for servers that ignore Range.
   let size: number | undefined;
-  const head = await get(url, { method: 'HEAD' });
-  if (head.status === 404 || isHtmlFallback(head, name)) return undefined;
-  const len = head.ok ? head.headers.get('content-length') : null;
-  if (len !== null && head.headers.get('content-encoding') === null) size = Number(len);
-  if (size === undefined || !Number.isSafeInteger(size)) {
-    const probe = await get(url, { headers: { Range: 'bytes=0-0' } });
-    if (probe.status === 404 || isHtmlFallback(probe, name)) {
-      await probe.body?.cancel();
-      return undefined;
-    }
-    const total = /\/(\d+)\s*$/.exec(probe.headers.get('content-range') ?? '')?.[1];
-    await probe.body?.cancel();
-    if (probe.status !== 206 || total === undefined) {
+  const probe = await get(url, { headers: { Range: 'bytes=0-0' } });
+  await probe.body?.cancel();
+  if (probe.status === 404 || isHtmlFallback(probe, name)) return undefined;
+  const total = /\/(\d+)\s*$/.exec(probe.headers.get('content-range') ?? '')?.[1];
+  if (probe.status === 206 && total !== undefined) {
+    size = Number(total);
+  } else {
+    const head = await get(url, { method: 'HEAD' });
+    if (head.status === 404 || isHtmlFallback(head, name)) return undefined;
+    const len = head.ok ? head.headers.get('content-length') : null;
+    if (len !== null && head.headers.get('content-encoding') === null) size = Number(len);
+    if (size === undefined || !Number.isSafeInteger(size)) {
       throw new ModelLoadError(name, `the server at ${url} answered ${probe.status} without a Content-Range; it must support HTTP Range requests`);
     }
-    size = Number(total);
   }
   const fileSize = size;
   const src: ByteSource = {
