@@ -16,6 +16,8 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset`; rejects when the range is outside the file. */
   read(offset: number, length: number): Promise<Uint8Array<ArrayBuffer>>;
+  /** The whole file in one plain request, where that is cheaper or more robust than a ranged read. */
+  readWhole?(): Promise<Uint8Array<ArrayBuffer>>;
 }
 
 export type TensorDtype = 'F32' | 'F16' | 'BF16';
@@ -146,11 +148,19 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
         await res.body?.cancel();
         throw new ModelLoadError(name, `ranged read of ${url} answered ${res.status}; the server must support HTTP Range requests`);
       }
-      const out = new Uint8Array(await res.arrayBuffer());
+      let out = new Uint8Array(await res.arrayBuffer());
+      // A compressing server may answer a range with the whole (decoded) file from byte 0.
+      const from0 = /^bytes 0-/.test(res.headers.get('content-range') ?? '');
+      if (out.byteLength > length && from0 && out.byteLength >= offset + length) out = out.slice(offset, offset + length);
       if (out.byteLength !== length) {
         throw new ModelLoadError(name, `ranged read of ${length} bytes at ${offset} returned ${out.byteLength} bytes`);
       }
       return out;
+    },
+    async readWhole() {
+      const res = await get(url);
+      if (!res.ok) throw new ModelLoadError(name, `reading ${url} answered ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
     },
   };
   return src;
@@ -165,7 +175,7 @@ function isHtmlFallback(res: Response, name: string): boolean {
 }
 
 export async function readAll(src: ByteSource): Promise<Uint8Array<ArrayBuffer>> {
-  return src.read(0, src.size);
+  return src.readWhole ? src.readWhole() : src.read(0, src.size);
 }
 
 function describe(x: unknown): string {
