@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
+import { worstFixtureError } from '../src/ref/logits';
 import { serveFixtures } from './fixture-route';
 
 for (const name of ['llama-f32', 'qwen2-f32', 'llama3-tied-sharded']) {
@@ -27,19 +28,7 @@ for (const name of ['llama-f32', 'qwen2-f32', 'llama3-tied-sharded']) {
       { url: new URL(`/test-models/${name}/`, page.url()).href, ids: exp.promptIds },
     );
     expect(got.tokens).toEqual(exp.greedyTokens);
-    const V = exp.vocabSize;
-    const P = exp.promptIds.length;
-    let worst = 0;
-    got.logits.forEach((row, k) => {
-      const want = ref.subarray((P - 1 + k) * V, (P + k) * V);
-      let num = 0;
-      let den = 0;
-      for (let i = 0; i < V; i++) {
-        num = Math.max(num, Math.abs(row[i] - want[i]));
-        den = Math.max(den, Math.abs(want[i]));
-      }
-      worst = Math.max(worst, num / den);
-    });
+    const worst = worstFixtureError(got.logits, ref, exp.promptIds.length, exp.vocabSize);
     expect(got.logits.length).toBe(32);
     expect(worst).toBeLessThan(1e-4);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type LoadOptions } from '../src/engine/engine';
 import type { Gpu } from '../src/gpu/device';
 import { nodeModelFiles } from '../src/model/model-files';
+import { worstFixtureError } from '../src/ref/logits';
 import { requireGpu } from './gpu';
 
 interface Expected {
@@ -26,30 +27,13 @@ function expected(name: string): { exp: Expected; logits: Float32Array } {
   return { exp, logits };
 }
 
-/** max |a - b| / max |b| over one row of logits. */
-function rowError(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!Number.isFinite(got[i])) return Infinity;
-    num = Math.max(num, Math.abs(got[i] - want[i]));
-    den = Math.max(den, Math.abs(want[i]));
-  }
-  return num / den;
-}
-
 async function check(gpu: Gpu, name: string, tolerance: number, load: LoadOptions = {}) {
   const { exp, logits } = expected(name);
   const engine = await Engine.load(await nodeModelFiles(dir(name)), { gpu, ...load });
   try {
     const result = await engine.generate(exp.promptIds, { maxTokens: 32, eosIds: [], keepLogits: true, sampling: { greedy: true } });
     expect(result.tokens).toEqual(exp.greedyTokens);
-    const V = exp.vocabSize;
-    const P = exp.promptIds.length;
-    let worst = 0;
-    result.logits!.forEach((row, k) => {
-      worst = Math.max(worst, rowError(row, logits.subarray((P - 1 + k) * V, (P + k) * V)));
-    });
+    const worst = worstFixtureError(result.logits!, logits, exp.promptIds.length, exp.vocabSize);
     expect(result.logits!.length).toBe(32);
     expect(worst).toBeLessThan(tolerance);
     return worst;

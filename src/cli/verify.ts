@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { Engine } from '../engine/engine';
 import { nodeModelFiles } from '../model/model-files';
+import { worstFixtureError } from '../ref/logits';
 import { type Args, str } from './args';
 
 export async function runVerify(args: Args): Promise<number> {
@@ -20,19 +21,7 @@ export async function runVerify(args: Args): Promise<number> {
   const engine = await Engine.load(await nodeModelFiles(dir), { kvDtype: kv });
   const n = exp.greedyTokens.length;
   const r = await engine.generate(exp.promptIds, { maxTokens: n, eosIds: [], keepLogits: true, sampling: { greedy: true } });
-  const V = exp.vocabSize;
-  const P = exp.promptIds.length;
-  let worst = 0;
-  r.logits?.forEach((row, k) => {
-    const want = ref.subarray((P - 1 + k) * V, (P + k) * V);
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < V; i++) {
-      num = Math.max(num, Math.abs(row[i] - want[i]));
-      den = Math.max(den, Math.abs(want[i]));
-    }
-    worst = Math.max(worst, Number.isFinite(num) ? num / den : Infinity);
-  });
+  const worst = worstFixtureError(r.logits ?? [], ref, exp.promptIds.length, exp.vocabSize);
   const same = r.tokens.length === n && r.tokens.every((t, i) => t === exp.greedyTokens[i]);
   const { adapter } = engine.info();
   console.log(
