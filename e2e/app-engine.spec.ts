@@ -103,3 +103,26 @@ test('the embedded model answers a question from the document', async ({ page })
   await expect(page.locator('canvas[data-testid="v-heatmap"]')).toHaveAttribute('data-cols', /\d+/);
   await shot(page, 'embedded-answer');
 });
+
+test('a compressing policy in the settings compresses the real cache, and the page shows what it kept', async ({ page }) => {
+  await loadFixture(page);
+  await openDoc(page);
+  await page.selectOption('#set-policy', 'rdkv');
+  await page.check('#set-mode-tokens');
+  await page.fill('#set-budget-tokens', '8');
+  await page.locator('#set-budget-tokens').dispatchEvent('change');
+  await page.fill('#set-max-tokens', '4');
+  await page.locator('#set-max-tokens').dispatchEvent('change');
+  await page.fill('#question', 'Who kept the lamp?');
+  await page.click('#ask');
+  await expect(page.locator('.msg.assistant[data-stop]')).toHaveCount(1, { timeout: 120_000 });
+  const panel = page.locator('[data-retention]').first();
+  await expect(panel).toHaveAttribute('data-retention', /^0\.\d+/);
+  const retention = Number(await panel.getAttribute('data-retention'));
+  const T = Number(await panel.getAttribute('data-t'));
+  // B = 8 tokens per KV head of a prompt of T > 8 tokens: a small fraction of the full cache is kept.
+  expect(T).toBeGreaterThan(8);
+  expect(retention).toBeGreaterThan(0);
+  expect(retention).toBeLessThan(0.5);
+  await shot(page, 'compressed-report');
+});
