@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/model/config';
-import { ModelLoadError } from '../src/model/errors';
-import { tinyConfigJson } from './model-fixture';
+import { loadErrorOf, tinyConfigJson } from './model-fixture';
 
-function errorOf(fn: () => unknown): ModelLoadError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelLoadError);
-    return e as ModelLoadError;
-  }
-  throw new Error('expected a ModelLoadError');
-}
 
 describe('parseConfig', () => {
   it('reads a Llama config', () => {
@@ -105,13 +95,13 @@ describe('parseConfig', () => {
   it.each(errors)('rejects %s, naming the file and field', (_what, overrides, message) => {
     const json = tinyConfigJson('llama', overrides);
     for (const [k, v] of Object.entries(overrides)) if (v === undefined) delete json[k];
-    const e = errorOf(() => parseConfig(json));
+    const e = loadErrorOf(() => parseConfig(json));
     expect(e.file).toBe('config.json');
     expect(e.message).toMatch(/^config\.json: /);
     expect(e.message).toMatch(message);
   });
 
   it('rejects a non-object and names a custom file name', () => {
-    expect(errorOf(() => parseConfig([1, 2], 'x/config.json')).message).toBe('x/config.json: expected a JSON object at the top level');
+    expect(loadErrorOf(() => parseConfig([1, 2], 'x/config.json')).message).toBe('x/config.json: expected a JSON object at the top level');
   });
 });

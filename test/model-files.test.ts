@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ModelLoadError } from '../src/model/errors';
 import { fileListModelFiles, nodeModelFiles, openCheckpoint, urlModelFiles, type ModelFiles } from '../src/model/model-files';
-import { syntheticTensors, tinyConfigJson, wordLevelTokenizerJson, writeTempDir } from './model-fixture';
+import { loadRejection, syntheticTensors, tinyConfigJson, wordLevelTokenizerJson, writeTempDir } from './model-fixture';
 import { writeSafetensors } from './safetensors-writer';
 
 const configJson = tinyConfigJson('llama');
@@ -23,15 +22,6 @@ function modelFiles(extra: Record<string, Bytes> = {}, without: string[] = []): 
   return all;
 }
 
-async function rejection(p: Promise<unknown>): Promise<ModelLoadError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelLoadError);
-    return e as ModelLoadError;
-  }
-  throw new Error('expected a ModelLoadError');
-}
 
 function asFiles(files: Record<string, Bytes>, folder: string): File[] {
   return Object.entries(files).map(([name, data]) => {
@@ -118,19 +108,19 @@ describe('model files and openCheckpoint', () => {
     ['tokenizer.json', /tokenizer\.json: is missing from .*; it is required/],
     ['model.safetensors', /no weights in .*: neither model\.safetensors nor model\.safetensors\.index\.json is there$/],
   ])('names a missing %s', async (missing, message) => {
-    const e = await rejection(openCheckpoint(fileListModelFiles(asFiles(modelFiles({}, [missing]), 'tiny'))));
+    const e = await loadRejection(openCheckpoint(fileListModelFiles(asFiles(modelFiles({}, [missing]), 'tiny'))));
     expect(e.file).toBe(missing);
     expect(e.message).toMatch(message);
   });
 
   it('says that PyTorch .bin weights are not supported', async () => {
     const files = fileListModelFiles(asFiles(modelFiles({ 'pytorch_model.bin': new Uint8Array(8) }, ['model.safetensors']), 'tiny'));
-    expect((await rejection(openCheckpoint(files))).message).toMatch(/only PyTorch \.bin weights, which are not supported/);
+    expect((await loadRejection(openCheckpoint(files))).message).toMatch(/only PyTorch \.bin weights, which are not supported/);
   });
 
   it('names a config.json that is not JSON', async () => {
     const files = fileListModelFiles(asFiles(modelFiles({ 'config.json': enc('{"vocab_size": 3,') }), 'tiny'));
-    const e = await rejection(openCheckpoint(files));
+    const e = await loadRejection(openCheckpoint(files));
     expect(e.file).toBe('config.json');
     expect(e.message).toMatch(/^config\.json: is not valid JSON/);
   });

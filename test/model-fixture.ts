@@ -6,6 +6,8 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { ModelLoadError } from '../src/model/errors';
 import { randn } from '../src/ref/random';
 import type { TestTensor } from './safetensors-writer';
 
@@ -119,4 +121,26 @@ export function wordLevelTokenizerJson(words: string[]): string {
     decoder: null,
     model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
   });
+}
+
+/** The ModelLoadError `fn` throws (fails the test when it throws nothing or something else). */
+export function loadErrorOf(fn: () => unknown): ModelLoadError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ModelLoadError);
+    return e as ModelLoadError;
+  }
+  throw new Error('expected a ModelLoadError');
+}
+
+/** The ModelLoadError `p` rejects with (fails the test when it resolves or rejects with something else). */
+export async function loadRejection(p: Promise<unknown>): Promise<ModelLoadError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ModelLoadError);
+    return e as ModelLoadError;
+  }
+  throw new Error('expected a ModelLoadError');
 }

@@ -2,13 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readBuffer, readF32 } from '../src/gpu/kernel';
 import { parseConfig } from '../src/model/config';
-import { ModelLoadError } from '../src/model/errors';
 import { bytesSource, readSafetensorsHeader } from '../src/model/safetensors';
 import { checkFit, uploadWeights, type UploadProgress, type WeightTensor } from '../src/model/upload';
 import { plannedTensors, planWeights, type PlannedTensor, type WeightsPlan } from '../src/model/weights-plan';
 import { roundTo } from '../src/ref/pack';
 import { requireGpu } from './gpu';
-import { syntheticTensors, tinyConfigJson, type Arch } from './model-fixture';
+import { loadErrorOf, syntheticTensors, tinyConfigJson, type Arch } from './model-fixture';
 import { writeSafetensors } from './safetensors-writer';
 
 type Dtype = 'F32' | 'F16' | 'BF16';
@@ -123,15 +122,6 @@ describe('uploadWeights', () => {
 });
 
 describe('checkFit', () => {
-  function fitError(fn: () => unknown): ModelLoadError {
-    try {
-      fn();
-    } catch (e) {
-      expect(e).toBeInstanceOf(ModelLoadError);
-      return e as ModelLoadError;
-    }
-    throw new Error('expected a ModelLoadError');
-  }
 
   it('counts matrices as stored and vectors as f32', async () => {
     const plan = await tinyPlan('qwen2', 'BF16');
@@ -142,7 +132,7 @@ describe('checkFit', () => {
 
   it('refuses a row wider than one binding', async () => {
     const plan = await tinyPlan('llama', 'F32');
-    const e = fitError(() => checkFit(plan, { maxBindingBytes: 100 }));
+    const e = loadErrorOf(() => checkFit(plan, { maxBindingBytes: 100 }));
     expect(e.message).toMatch(/tensor model\.layers\.0\.mlp\.down_proj\.weight: one row is 160 bytes, over this device's binding limit of 100 bytes/);
     expect(e.tensor).toBe('model.layers.0.mlp.down_proj.weight');
   });
@@ -150,13 +140,13 @@ describe('checkFit', () => {
   it('refuses weights plus cache over the memory budget, in MiB', async () => {
     const plan = await tinyPlan('llama', 'F32');
     const MiB = 1 << 20;
-    const e = fitError(() => checkFit(plan, { maxBindingBytes: MiB }, { memoryBudgetBytes: 512 * MiB, cacheBytes: 812 * MiB - 100_000 }));
+    const e = loadErrorOf(() => checkFit(plan, { maxBindingBytes: MiB }, { memoryBudgetBytes: 512 * MiB, cacheBytes: 812 * MiB - 100_000 }));
     expect(e.message).toMatch(/needs 812 MiB \(weights 1 MiB \+ cache 812 MiB\), budget 512 MiB: 300 MiB over/);
   });
 
   it('refuses 16-bit matrices with rows of odd length', async () => {
     const plan = await tinyPlan('llama', 'F16', { intermediate_size: 41 });
-    const e = fitError(() => checkFit(plan, { maxBindingBytes: 1 << 20 }));
+    const e = loadErrorOf(() => checkFit(plan, { maxBindingBytes: 1 << 20 }));
     expect(e.message).toMatch(/tensor model\.layers\.0\.mlp\.down_proj\.weight is F16 with rows of odd length 41/);
     const f32 = await tinyPlan('llama', 'F32', { intermediate_size: 41 });
     expect(() => checkFit(f32, { maxBindingBytes: 1 << 20 })).not.toThrow();

@@ -1,24 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/model/config';
-import { ModelLoadError } from '../src/model/errors';
 import { bytesSource, readSafetensorsHeader, type TensorEntry } from '../src/model/safetensors';
 import { plannedTensors, planWeights } from '../src/model/weights-plan';
-import { syntheticTensors, tinyConfigJson, type Arch } from './model-fixture';
+import { loadErrorOf, syntheticTensors, tinyConfigJson, type Arch } from './model-fixture';
 import { writeSafetensors, type TestTensor } from './safetensors-writer';
 
 async function entries(list: TestTensor[], file = 'model.safetensors'): Promise<Map<string, TensorEntry>> {
   return (await readSafetensorsHeader(bytesSource(writeSafetensors(list), file))).tensors;
 }
 
-function planError(fn: () => unknown): ModelLoadError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelLoadError);
-    return e as ModelLoadError;
-  }
-  throw new Error('expected a ModelLoadError');
-}
 
 describe('planWeights', () => {
   it.each<[Arch, Record<string, unknown>, number]>([
@@ -64,7 +54,7 @@ describe('planWeights', () => {
       t.name === 'model.layers.1.self_attn.k_proj.weight' ? { ...t, shape: [24, 24], values: new Float32Array(24 * 24).fill(1) } : t,
     );
     const map = new Map([...(await entries(bad.slice(0, 5))), ...(await entries(bad.slice(5), 'model-00002-of-00002.safetensors'))]);
-    const e = planError(() => planWeights(parseConfig(json), map));
+    const e = loadErrorOf(() => planWeights(parseConfig(json), map));
     expect(e.message).toBe(
       'model-00002-of-00002.safetensors: tensor model.layers.1.self_attn.k_proj.weight has shape [24, 24] in model-00002-of-00002.safetensors, config.json implies [8, 24]',
     );
@@ -75,10 +65,10 @@ describe('planWeights', () => {
   it('names a missing tensor and its implied shape', async () => {
     const json = tinyConfigJson('qwen2');
     const tensors = syntheticTensors(json, 'F32').filter((t) => t.name !== 'model.layers.0.self_attn.v_proj.bias');
-    const e = planError(() => planWeights(parseConfig(json), new Map()));
+    const e = loadErrorOf(() => planWeights(parseConfig(json), new Map()));
     expect(e.message).toMatch(/tensor model\.layers\.0\.input_layernorm\.weight is missing from the checkpoint; config\.json implies shape \[24\]/);
     const map = await entries(tensors);
-    const e2 = planError(() => planWeights(parseConfig(json), map));
+    const e2 = loadErrorOf(() => planWeights(parseConfig(json), map));
     expect(e2.message).toBe(
       'model.safetensors: tensor model.layers.0.self_attn.v_proj.bias is missing from the checkpoint; config.json implies shape [8]',
     );

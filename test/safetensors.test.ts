@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelLoadError } from '../src/model/errors';
 import {
   blobSource,
   bytesSource,
@@ -14,7 +13,7 @@ import {
 } from '../src/model/safetensors';
 import { randn } from '../src/ref/random';
 import { encodeValues, writeSafetensors, type TestTensor } from './safetensors-writer';
-import { writeTempDir } from './model-fixture';
+import { loadRejection, writeTempDir } from './model-fixture';
 
 const tensors: TestTensor[] = [
   { name: 'a.weight', dtype: 'F32', shape: [3, 5], values: randn(1, 15) },
@@ -23,15 +22,6 @@ const tensors: TestTensor[] = [
   { name: 'empty', dtype: 'F32', shape: [0, 4], values: new Float32Array(0) },
 ];
 
-async function rejection(p: Promise<unknown>): Promise<ModelLoadError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelLoadError);
-    return e as ModelLoadError;
-  }
-  throw new Error('expected a ModelLoadError');
-}
 
 async function checkRoundTrip(src: ByteSource): Promise<void> {
   const header = await readSafetensorsHeader(src);
@@ -96,7 +86,7 @@ describe('safetensors reader', () => {
 
   it('refuses a server without Range support', async () => {
     const src = await urlSource('http://host/model.safetensors', { fetch: fakeFetch({ '/model.safetensors': file }, { ranges: false }) });
-    const e = await rejection(src!.read(8, 16));
+    const e = await loadRejection(src!.read(8, 16));
     expect(e.message).toMatch(/must support HTTP Range requests/);
   });
 
@@ -137,7 +127,7 @@ describe('safetensors reader', () => {
     ],
   ];
   it.each(broken)('rejects %s, naming the file', async (_what, make, message) => {
-    const e = await rejection(readSafetensorsHeader(make()));
+    const e = await loadRejection(readSafetensorsHeader(make()));
     expect(e.file).toBe('model.safetensors');
     expect(e.message).toMatch(message);
   });
@@ -168,7 +158,7 @@ describe('safetensors reader', () => {
   ];
   it.each(badHeaders)('rejects %s, naming the tensor', async (_what, header, message) => {
     const src = bytesSource(writeSafetensors(tensors, { header }), 'model-00001-of-00002.safetensors');
-    const e = await rejection(readSafetensorsHeader(src));
+    const e = await loadRejection(readSafetensorsHeader(src));
     expect(e.file).toBe('model-00001-of-00002.safetensors');
     expect(e.message).toMatch(message);
   });
@@ -195,13 +185,13 @@ describe('sharded checkpoints', () => {
 
   it('names a missing shard and a tensor its shard lacks', async () => {
     const open = (s: string) => Promise.resolve(s === 's1.safetensors' ? bytesSource(shard1, s) : undefined);
-    const missing = await rejection(readShardedHeaders(parseShardIndex(index), open));
+    const missing = await loadRejection(readShardedHeaders(parseShardIndex(index), open));
     expect(missing.file).toBe('s2.safetensors');
     expect(missing.message).toMatch(/s2\.safetensors: is missing: model\.safetensors\.index\.json places tensor c\.weight in it/);
 
     const wrong = { weight_map: { ...index.weight_map, 'c.weight': 's1.safetensors' } };
     const both = (s: string) => Promise.resolve(bytesSource(s === 's1.safetensors' ? shard1 : shard2, s));
-    const lacks = await rejection(readShardedHeaders(parseShardIndex(wrong), both));
+    const lacks = await loadRejection(readShardedHeaders(parseShardIndex(wrong), both));
     expect(lacks.message).toBe('s1.safetensors: does not contain tensor c.weight, which model.safetensors.index.json places in it');
     expect(lacks.tensor).toBe('c.weight');
   });
