@@ -21,7 +21,7 @@
  */
 import { layoutBytes } from '../rdkv/bytes';
 import { planLayout } from '../rdkv/layout';
-import type { Distortion, HeadPlan, Policy } from '../rdkv/policies';
+import type { HeadPlan } from '../rdkv/policies';
 import type { ZeroPoint } from '../rdkv/quantize';
 
 export const CACHE_STATE_VERSION = 1;
@@ -40,17 +40,9 @@ export interface CacheModelShape {
   kvDtype: 'f32' | 'f16';
 }
 
-export interface HeadPlanState {
-  policy: Policy;
-  kvHead: number;
-  T: number;
-  d: number;
-  budgetTokens: number;
-  effectiveTokens: number;
-  compressed: boolean;
-  uniformBits?: number;
-  budgetBytes: number;
-  distortion: Distortion;
+/** A HeadPlan as saved: its scalar fields (the widths travel as binary sections, the layout is rebuilt). */
+export interface HeadPlanState
+  extends Pick<HeadPlan, 'policy' | 'kvHead' | 'T' | 'd' | 'budgetTokens' | 'effectiveTokens' | 'compressed' | 'uniformBits' | 'budgetBytes' | 'distortion'> {
   /** planLayout's inputs besides the widths, and what the rebuilt layout must come to. */
   layout: { kFullInZoneB: boolean; tokenGroup: number; storePositions: boolean; zoneCCapacity: number; zeroPoint: ZeroPoint; kept: number; totalWords: number };
 }
