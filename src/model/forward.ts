@@ -357,18 +357,17 @@ export class Transformer {
     if (!this.compressed) await this.ensureCache(tokens, true);
   }
 
+  /** The shape of the ops that read or write a K/V cache of `capacity` slots per KV head. */
+  private kvOpShape(capacity: number, window = 0, slotBase = 0) {
+    const c = this.config;
+    return { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, capacity, cacheF16: this.options.kvF16, window, slotBase };
+  }
+
   /** Grows the cache for `tokens` positions and rebinds the layer ops when its buffers changed. */
   private async ensureCache(tokens: number, exact = false): Promise<void> {
     if (!this.cache.ensure(tokens, this.length, exact) && this.layers.length) return;
     const c = this.config;
-    const shape = (window: number) => ({
-      nHeads: c.nHeads,
-      nKvHeads: c.nKvHeads,
-      headDim: c.headDim,
-      capacity: this.cache.capacity,
-      cacheF16: this.options.kvF16,
-      window,
-    });
+    const shape = (window: number) => this.kvOpShape(this.cache.capacity, window);
     const windows = [0, c.slidingWindow ?? 0];
     const ck: CacheKernels = {
       rope: await createRopeKv(this.gpu, shape(0)),
@@ -564,14 +563,7 @@ export class Transformer {
     const b = this.b;
     const step = this.step;
     const invFreq = this.invFreq;
-    const shape = (window: number) => ({
-      nHeads: c.nHeads,
-      nKvHeads: c.nKvHeads,
-      headDim: c.headDim,
-      capacity,
-      cacheF16: this.options.kvF16,
-      window,
-    });
+    const shape = (window: number) => this.kvOpShape(capacity, window);
     const rope = (await createRopeKv(gpu, shape(0))).bind({ ...this.ropeSources(), kCache: k, vCache: v, invFreq, step });
     const attn = await Promise.all(
       [0, c.slidingWindow ?? 0].map(async (w) => (await createAttentionPrefill(gpu, shape(w))).bind({ out: b.att, q: b.q, kCache: k, vCache: v, step })),
@@ -619,18 +611,10 @@ export class Transformer {
 
   /** Decode ops over compressed layers: rope writes zone C (slot = pos − T), attention is the fused kernel. */
   private async bindCompressed(layers: CompressedLayer[], T: number): Promise<LayerOps[]> {
-    const c = this.config;
     return Promise.all(
       layers.map(async (cl, l) => {
         const zc = cl.zoneC;
-        const rope = await createRopeKv(this.gpu, {
-          nHeads: c.nHeads,
-          nKvHeads: c.nKvHeads,
-          headDim: c.headDim,
-          capacity: zc.capacity,
-          cacheF16: this.options.kvF16,
-          slotBase: T,
-        });
+        const rope = await createRopeKv(this.gpu, this.kvOpShape(zc.capacity, 0, T));
         const attn = cl.bindDecode({ out: this.b.att, q: this.b.q, step: this.step });
         return {
           ...this.layers[l],
@@ -935,12 +919,6 @@ export class Transformer {
   cacheBytes(): number {
     if (!this.compressed) return this.cache.allocatedBytes();
     return this.compressed.layers.reduce((s, cl) => s + cl.bytes.compressed + cl.zoneCBytes(), 0);
-  }
-
-  /** GPU bytes this forward pass allocated besides the weights. */
-  allocatedBytes(): number {
-    const work = Object.values(this.b).reduce((s, buf) => s + buf.size, 0);
-    return work + this.cacheBytes();
   }
 
   destroy(): void {
