@@ -10,7 +10,7 @@ import { type Args, num, str } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
-import { MAP_READ_MODE, Usage } from '../src/gpu/usage';
+import { median, passDurationsNs } from './gpu-timing';
 
 /** Measured ceilings of the card the goals refer to (H200: copy bandwidth, f32 peak). */
 const H200 = { copyBytesPerS: 4.3e12, f32FlopsPerS: 67e12 };
@@ -84,7 +84,7 @@ export async function runBench(args: Args): Promise<number> {
     }
     await model.readArgmax(slot);
     const chainedMs = (performance.now() - tc) / decodeTokens;
-    const gpuPassMs = qs ? median(await passTimes(gpu, qs, decodeTokens)) : NaN;
+    const gpuPassMs = qs ? median((await passDurationsNs(gpu, qs, decodeTokens)).map((ns) => ns / 1e6)) : NaN;
     const kvBytes = 2 * config.nLayers * config.nKvHeads * config.headDim * (ctx + decodeTokens / 2) * (kvF16 ? 2 : 4);
     const decodeBytes = stats.decodeWeightBytes + kvBytes;
     const attnFlops = 2 * 2 * config.nLayers * config.nHeads * config.headDim * ((ctx * (ctx + 1)) / 2);
@@ -129,27 +129,6 @@ export async function runBench(args: Args): Promise<number> {
   model.destroy();
   weights.destroy();
   return 0;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-/** Durations (ms) of `n` passes timed into query pairs (2i, 2i + 1). */
-async function passTimes(gpu: Gpu, qs: GPUQuerySet, n: number): Promise<number[]> {
-  const resolve = gpu.device.createBuffer({ size: 16 * n, usage: Usage.QUERY_RESOLVE | Usage.COPY_SRC });
-  const read = gpu.device.createBuffer({ size: 16 * n, usage: Usage.MAP_READ | Usage.COPY_DST });
-  const enc = gpu.device.createCommandEncoder();
-  enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
-  enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
-  gpu.device.queue.submit([enc.finish()]);
-  await read.mapAsync(MAP_READ_MODE);
-  const t = new BigInt64Array(read.getMappedRange().slice(0));
-  read.destroy();
-  resolve.destroy();
-  qs.destroy();
-  return Array.from({ length: n }, (_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
 }
 
 function printTable(rows: BenchRow[]): void {

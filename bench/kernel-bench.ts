@@ -13,7 +13,7 @@ import { createFillRandom } from '../src/gpu/ops/fill-random';
 import { createLinear, MATMUL_LARGE, type MatmulTile } from '../src/gpu/ops/linear';
 import { createSiluMul } from '../src/gpu/ops/silu-mul';
 import { createStep } from '../src/gpu/step';
-import { Usage } from '../src/gpu/usage';
+import { median, passDurationsNs } from './gpu-timing';
 
 interface Row {
   kernel: string;
@@ -37,21 +37,12 @@ async function timePass(gpu: Gpu, encode: (pass: GPUComputePassEncoder) => void)
     return (performance.now() - t) * 1e6;
   }
   const qs = dev.createQuerySet({ type: 'timestamp', count: 2 });
-  const resolve = dev.createBuffer({ size: 16, usage: Usage.QUERY_RESOLVE | Usage.COPY_SRC });
-  const read = dev.createBuffer({ size: 16, usage: Usage.MAP_READ | Usage.COPY_DST });
   const enc = dev.createCommandEncoder();
   const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
   encode(pass);
   pass.end();
-  enc.resolveQuerySet(qs, 0, 2, resolve, 0);
-  enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
   dev.queue.submit([enc.finish()]);
-  await read.mapAsync(1);
-  const t = new BigInt64Array(read.getMappedRange().slice(0));
-  read.destroy();
-  resolve.destroy();
-  qs.destroy();
-  return Number(t[1] - t[0]);
+  return (await passDurationsNs(gpu, qs, 1))[0];
 }
 
 /** Median over `trials` passes of `reps` calls each: microseconds per call. */
@@ -59,8 +50,7 @@ async function usPerCall(gpu: Gpu, reps: number, call: (pass: GPUComputePassEnco
   await timePass(gpu, (p) => call(p, 0));
   const xs: number[] = [];
   for (let t = 0; t < trials; t++) xs.push((await timePass(gpu, (p) => { for (let i = 0; i < reps; i++) call(p, i); })) / reps / 1000);
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
+  return median(xs);
 }
 
 async function randomBuffers(gpu: Gpu, bytes: number, copies: number): Promise<GPUBuffer[]> {
