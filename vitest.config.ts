@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { wgslText } from './scripts/wgsl-plugin';
-import { useSwiftShaderWhenNoDriverSet } from './scripts/vulkan-env';
+import { useSwiftShaderWhenNoDriverSet } from './scripts/vulkan-env.mjs';
 
 // Set in the main process so that worker threads (and Dawn's native getenv) inherit it.
 useSwiftShaderWhenNoDriverSet();
