@@ -11,7 +11,36 @@ import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
+import { median, passDurationsNs } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
+
+const TIMED_STEPS = 8;
+const ATTENTION_ROUNDS = 4;
+
+/**
+ * GPU timestamps for the state the model is in: the decode pass (one step at a time, read back each) and the
+ * decode attention of every layer alone (ATTENTION_ROUNDS x nLayers dispatches in one pass).
+ */
+async function timeDecodeParts(gpu: Awaited<ReturnType<typeof acquireGpu>>, model: Transformer, nLayers: number) {
+  if (!gpu.hasTimestamps) return { gpuPassMs: NaN, encodeMs: NaN, attentionUs: NaN };
+  const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 2 * TIMED_STEPS });
+  const encodeMs: number[] = [];
+  for (let i = 0; i < TIMED_STEPS; i++) {
+    const t = performance.now();
+    await model.decode(1, { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+    encodeMs.push(performance.now() - t);
+    await model.readArgmax();
+  }
+  const passMs = (await passDurationsNs(gpu, qs, TIMED_STEPS)).map((ns) => ns / 1e6);
+  const qa = gpu.device.createQuerySet({ type: 'timestamp', count: 2 });
+  const enc = gpu.device.createCommandEncoder();
+  const pass = enc.beginComputePass({ timestampWrites: { querySet: qa, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+  for (let r = 0; r < ATTENTION_ROUNDS; r++) for (let l = 0; l < nLayers; l++) model.encodeDecodeAttention(pass, l);
+  pass.end();
+  gpu.device.queue.submit([enc.finish()]);
+  const [attnNs] = await passDurationsNs(gpu, qa, 1);
+  return { gpuPassMs: median(passMs), encodeMs: median(encodeMs), attentionUs: attnNs / 1e3 / (ATTENTION_ROUNDS * nLayers) };
+}
 
 interface Row {
   context: number;
@@ -19,6 +48,11 @@ interface Row {
   prefill: 'real' | 'synthetic';
   prefillMs: number;
   decodeMsPerToken: number;
+  /** Median GPU time of one decode pass (timestamps; NaN without them) and host time to encode it. */
+  decodeGpuPassMs: number;
+  decodeEncodeMs: number;
+  /** Mean GPU time of one layer's decode attention (all layers, 4 rounds, one pass; NaN without timestamps). */
+  attentionUsPerLayer: number;
   cacheBytes: number;
   peakGpuBytes: number;
   /** Bytes a decode step reads: weights + cache. */
@@ -77,6 +111,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
       const t1 = performance.now();
       for (let i = 0; i < decodeTokens; i++) await step();
       const decodeMs = (performance.now() - t1) / decodeTokens;
+      const parts = await timeDecodeParts(gpu, model, config.nLayers);
       const cacheBytes = model.cacheBytes();
       // What a decode step reads of the cache: the packed layers, plus the zone C tokens written so far
       // (on average half the measured steps), or the full cache at this length.
@@ -91,6 +126,9 @@ export async function runRdkvBench(args: Args): Promise<number> {
         prefill: synthetic.has(ctx) ? 'synthetic' : 'real',
         prefillMs,
         decodeMsPerToken: decodeMs,
+        decodeGpuPassMs: parts.gpuPassMs,
+        decodeEncodeMs: parts.encodeMs,
+        attentionUsPerLayer: parts.attentionUs,
         cacheBytes,
         peakGpuBytes: gpu.memory.peakBytes,
         bytesPerToken: stats.decodeWeightBytes + cacheRead,
@@ -100,14 +138,15 @@ export async function runRdkvBench(args: Args): Promise<number> {
     }
   }
 
-  console.log('| context | policy | prefill | prefill s | decode ms/token | speedup vs full | ideal (bytes read) | % of ideal | cache MiB | peak GPU MiB |');
-  console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| context | policy | prefill | prefill s | decode ms/token | GPU pass ms | encode ms | attention us/layer | speedup vs full | ideal (bytes read) | % of ideal | cache MiB | peak GPU MiB |');
+  console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const full = rows.find((x) => x.context === r.context && x.policy === 'full');
     const speedup = full ? full.decodeMsPerToken / r.decodeMsPerToken : NaN;
     const ideal = full ? full.bytesPerToken / r.bytesPerToken : NaN;
     console.log(
-      `| ${r.context} | ${r.policy} | ${r.prefill} | ${(r.prefillMs / 1000).toFixed(2)} | ${r.decodeMsPerToken.toFixed(3)} | ${speedup.toFixed(2)} | ${ideal.toFixed(2)} | ` +
+      `| ${r.context} | ${r.policy} | ${r.prefill} | ${(r.prefillMs / 1000).toFixed(2)} | ${r.decodeMsPerToken.toFixed(3)} | ${r.decodeGpuPassMs.toFixed(3)} | ` +
+        `${r.decodeEncodeMs.toFixed(3)} | ${r.attentionUsPerLayer.toFixed(1)} | ${speedup.toFixed(2)} | ${ideal.toFixed(2)} | ` +
         `${((100 * speedup) / ideal).toFixed(0)} | ${(r.cacheBytes / 2 ** 20).toFixed(1)} | ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} |`,
     );
   }

@@ -625,6 +625,15 @@ export class Transformer {
     );
   }
 
+  /**
+   * Benchmarks: records layer `l`'s decode attention exactly as the last decode step ran it (same buffers,
+   * same Step uniform), so the attention kernels can be timed alone.
+   */
+  encodeDecodeAttention(pass: GPUComputePassEncoder, l: number): void {
+    const ops = this.compressed ? this.compressed.ops : this.layers;
+    ops[l].attnDecode.encode(pass, this.length);
+  }
+
   /** The compressed layers' reports (null when the cache is not compressed). */
   compressedLayers(): readonly CompressedLayer[] | null {
     return this.compressed?.layers ?? null;
