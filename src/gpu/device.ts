@@ -39,8 +39,9 @@ async function nodeGpu(): Promise<GPU> {
   };
   Object.assign(globalThis, mod.globals);
   // Kernels initialise every workgroup variable they read, so Dawn's zero-fill is pure cost (on
-  // SwiftShader it dominates shader compile time: ~0.17 s per KiB of workgroup memory).
-  return mod.create(['enable-dawn-features=disable_workgroup_init']);
+  // SwiftShader it dominates shader compile time: ~0.17 s per KiB of workgroup memory). Timestamps are
+  // quantised by default (to 2^16 ns on the H200), too coarse for per-kernel benchmark figures.
+  return mod.create(['enable-dawn-features=disable_workgroup_init', 'disable-dawn-features=timestamp_quantization']);
 }
 
 async function findGpu(): Promise<GPU> {
