@@ -22,17 +22,65 @@ CHAT_TEMPLATE = (
 MAX_SHARD = 16 * 1024 * 1024
 
 
-def hf_state(sd, c):
-    out = {'model.embed_tokens.weight': sd['embed.weight'], 'model.norm.weight': sd['norm']}
+def name_map(c):
+    """train.py parameter name -> Hugging Face Llama name (tied embeddings: no lm_head)."""
+    out = {'embed.weight': 'model.embed_tokens.weight', 'norm': 'model.norm.weight'}
     names = {'q': 'self_attn.q_proj', 'k': 'self_attn.k_proj', 'v': 'self_attn.v_proj', 'o': 'self_attn.o_proj',
              'gate': 'mlp.gate_proj', 'up': 'mlp.up_proj', 'down': 'mlp.down_proj'}
     for i in range(c['layers']):
         p = f'model.layers.{i}.'
-        out[p + 'input_layernorm.weight'] = sd[f'blocks.{i}.attn_norm']
-        out[p + 'post_attention_layernorm.weight'] = sd[f'blocks.{i}.mlp_norm']
+        out[f'blocks.{i}.attn_norm'] = p + 'input_layernorm.weight'
+        out[f'blocks.{i}.mlp_norm'] = p + 'post_attention_layernorm.weight'
         for ours, theirs in names.items():
-            out[p + theirs + '.weight'] = sd[f'blocks.{i}.{ours}.weight']
+            out[f'blocks.{i}.{ours}.weight'] = p + theirs + '.weight'
     return out
+
+
+def hf_state(sd, c):
+    return {theirs: sd[ours] for ours, theirs in name_map(c).items()}
+
+
+def train_config(hf):
+    """train.py's config dict from a Hugging Face config.json (the inverse of config_json)."""
+    rope = hf.get('rope_parameters') or {}
+    theta = hf.get('rope_theta', rope.get('rope_theta'))
+    bad = [k for k, want in (('model_type', 'llama'), ('hidden_act', 'silu'), ('tie_word_embeddings', True),
+                             ('attention_bias', False), ('mlp_bias', False)) if hf.get(k, want) != want]
+    if rope.get('rope_type', 'default') != 'default' or hf.get('rope_scaling'):
+        bad.append('rope scaling')
+    if abs(hf.get('rms_norm_eps', 1e-5) - 1e-5) > 1e-12:
+        bad.append('rms_norm_eps')
+    if bad:
+        raise ValueError(f'not a train.py model: {bad}')
+    return dict(vocab=hf['vocab_size'], d=hf['hidden_size'], layers=hf['num_hidden_layers'],
+                heads=hf['num_attention_heads'], kv_heads=hf['num_key_value_heads'],
+                head_dim=hf.get('head_dim') or hf['hidden_size'] // hf['num_attention_heads'],
+                ffn=hf['intermediate_size'], rope_theta=float(theta), max_pos=hf['max_position_embeddings'])
+
+
+def load_hf(folder):
+    """(config, fp32 state dict in train.py names) of an exported folder (single or sharded safetensors)."""
+    from safetensors.torch import load_file
+    with open(os.path.join(folder, 'config.json')) as f:
+        c = train_config(json.load(f))
+    index = os.path.join(folder, 'model.safetensors.index.json')
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)['weight_map'].values()))
+    else:
+        files = ['model.safetensors']
+    hf = {}
+    for name in files:
+        hf.update(load_file(os.path.join(folder, name)))
+    names = name_map(c)
+    tied = hf.pop('lm_head.weight', None)
+    if tied is not None and not torch.equal(tied, hf['model.embed_tokens.weight']):
+        raise ValueError('lm_head.weight differs from the embeddings (train.py ties them)')
+    missing = sorted(set(names.values()) - set(hf))
+    extra = sorted(set(hf) - set(names.values()))
+    if missing or extra:
+        raise ValueError(f'{folder}: missing {missing[:4]}, unexpected {extra[:4]}')
+    return c, {ours: hf[theirs].float() for ours, theirs in names.items()}
 
 
 def config_json(c, dtype):

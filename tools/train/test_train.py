@@ -1,0 +1,156 @@
+"""CPU checks of the training tools (no GPU, a few seconds):
+
+  python tools/train/test_train.py            # or: python -m unittest tools/train/test_train.py
+
+* --init-hf round trip: the shipped folder (public/models/default) loaded into train.py's model and
+  exported again gives the same tensors, bit for bit, and the same logits;
+* the continuation recipe's batches (lengths folded small) and the eval's attention path
+  (eval_hf.rdkv_attention) against transformers' SDPA.
+"""
+import json
+import os
+import random
+import sys
+import tempfile
+import unittest
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import export as E  # noqa: E402
+import train as TR  # noqa: E402
+
+MODEL = os.path.join(REPO, 'public/models/default')
+DATA = os.path.join(REPO, '.train-data')
+
+
+def folder_tensors(folder):
+    from safetensors.torch import load_file
+    out = {}
+    for f in sorted(os.listdir(folder)):
+        if f.endswith('.safetensors'):
+            for k, v in load_file(os.path.join(folder, f)).items():
+                out[k] = (f, v)
+    return out
+
+
+class InitHfRoundTrip(unittest.TestCase):
+    def test_round_trip(self):
+        c, _ = E.load_hf(MODEL)
+        model = TR.LM(c)
+        TR.init_from_hf(model, MODEL)
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.save({'model': model.state_dict(), 'config': c}, os.path.join(tmp, 'ckpt.pt'))
+            out = os.path.join(tmp, 'model')
+            E.export(os.path.join(tmp, 'ckpt.pt'), os.path.join(MODEL, 'tokenizer.json'), out)
+            a, b = folder_tensors(MODEL), folder_tensors(out)
+            self.assertEqual(sorted(a), sorted(b))
+            for k in a:
+                self.assertEqual(a[k][0], b[k][0], k)  # same shard
+                self.assertEqual(a[k][1].dtype, b[k][1].dtype, k)
+                self.assertTrue(torch.equal(a[k][1], b[k][1]), k)
+            for f in ('config.json', 'model.safetensors.index.json', 'tokenizer_config.json', 'generation_config.json'):
+                with open(os.path.join(MODEL, f)) as x, open(os.path.join(out, f)) as y:
+                    self.assertEqual(json.load(x), json.load(y), f)
+            again = TR.LM(c)
+            TR.init_from_hf(again, out)
+            ids = torch.tensor([[1, 5, 100, 2000, 37, 4000, 9, 9, 1234, 6]])
+            with torch.no_grad():
+                self.assertTrue(torch.equal(model(ids), again(ids)))
+            try:
+                from transformers import AutoModelForCausalLM
+            except ImportError:
+                return
+            hf = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation='sdpa').eval()
+            with torch.no_grad():
+                ref = hf(ids).logits
+                ours = model(ids)
+            self.assertLess((ref - ours).abs().max().item(), 1e-3)
+            self.assertTrue(torch.equal(ref.argmax(-1), ours.argmax(-1)))
+
+    def test_rejects_other_models(self):
+        with open(os.path.join(MODEL, 'config.json')) as f:
+            hf = json.load(f)
+        self.assertEqual(E.train_config(hf), TR.CONFIGS['default'])
+        with self.assertRaises(ValueError):
+            E.train_config(dict(hf, tie_word_embeddings=False))
+        with self.assertRaises(ValueError):
+            E.train_config(dict(hf, rope_parameters={'rope_type': 'yarn', 'rope_theta': 1e6}))
+
+
+class Recipes(unittest.TestCase):
+    def test_curricula(self):
+        for name, r in TR.RECIPES.items():
+            starts = [s for s, _ in r['curriculum']]
+            self.assertEqual(starts[0], 0.0, name)
+            self.assertEqual(starts, sorted(starts), name)
+            for _, t in r['curriculum']:
+                self.assertAlmostEqual(sum(t.values()), 1.0, places=6, msg=name)
+            self.assertEqual(set(r['task_weights']), set(TR.T.TASKS), name)
+        self.assertEqual(TR.clamp_curriculum([(0.0, {512: 0.5, 4096: 0.25, 8192: 0.25})], 1024), [(0.0, {512: 0.5, 1024: 0.5})])
+        long_main = TR.LONG_CURRICULUM[-1][1]
+        self.assertEqual(max(long_main), 131072)
+
+    @unittest.skipUnless(os.path.exists(os.path.join(DATA, 'train')), 'no .train-data (tools/train/prepare_data.py)')
+    def test_long_batches(self):
+        progress = type('P', (), {'value': 0.5})()
+        cur = TR.clamp_curriculum(TR.LONG_CURRICULUM, 512)
+        ds = TR.Stream(DATA, progress, 2048, cur, seed=3, task_weights=TR.LONG_TASK_WEIGHTS, lm_share=0.1)
+        it = iter(ds)
+        answers = 0
+        for _ in range(6):
+            ids, kind = next(it)
+            self.assertEqual(ids.shape[1], 513)
+            self.assertEqual(ids.shape[0], 4)
+            answers += int((kind == 2).any(1).sum())
+            for row, k in zip(ids.tolist(), kind.tolist()):
+                if 2 in k:  # the answer ends with <|end|> and follows the assistant turn
+                    last = max(i for i, x in enumerate(k) if x == 2)
+                    self.assertEqual(row[last], TR.END)
+        self.assertGreater(answers, 12)
+
+
+class EvalAttention(unittest.TestCase):
+    def test_query_blocks(self):
+        try:
+            import eval_hf as EH
+        except ImportError:
+            self.skipTest('no transformers')
+        g = torch.Generator().manual_seed(1)
+        q, k, v = (torch.randn(1, 4, 300, 16, generator=g) for _ in range(3))
+        ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        old = EH.PREFILL_BLOCK
+        EH.PREFILL_BLOCK = 64
+        try:  # the last 130 queries over all 300 keys (lower-right causal), in blocks of 64
+            got = EH.causal_attention(q[:, :, 170:], k, v, 16 ** -0.5)
+        finally:
+            EH.PREFILL_BLOCK = old
+        self.assertLess((got - ref[:, :, 170:]).abs().max().item(), 1e-5)
+
+    def test_matches_sdpa(self):
+        try:
+            import eval_hf as EH
+            from transformers import AutoModelForCausalLM
+        except ImportError:
+            self.skipTest('no transformers')
+        EH.register_attention()
+        rng = random.Random(0)
+        ids = torch.tensor([[1] + [rng.randrange(10, 4000) for _ in range(300)]])
+        outs = {}
+        for impl in ('sdpa', EH.ATTN):
+            m = AutoModelForCausalLM.from_pretrained(MODEL, dtype=torch.float32, attn_implementation=impl).eval()
+            with torch.no_grad():
+                full = m(ids).logits
+                g = m.generate(ids, max_new_tokens=12, do_sample=False, eos_token_id=[6, 2], pad_token_id=2,
+                               output_logits=True, return_dict_in_generate=True)
+            outs[impl] = (full, g.sequences, torch.stack(g.logits))
+        (fa, sa, la), (fb, sb, lb) = outs['sdpa'], outs[EH.ATTN]
+        self.assertLess((fa - fb).abs().max().item(), 1e-4)
+        self.assertTrue(torch.equal(sa, sb))
+        self.assertLess((la - lb).abs().max().item(), 1e-4)
+
+
+if __name__ == '__main__':
+    unittest.main()
