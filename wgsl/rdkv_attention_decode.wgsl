@@ -77,11 +77,11 @@ struct Params {
 var<workgroup> qo: array<f32, G * HEAD_DIM>; // q * scale * log2 e, original channel order
 var<workgroup> qs: array<f32, G * HEAD_DIM>; // stored-channel order: q' * s_j (one token group) or q' (several)
 var<workgroup> bias: array<f32, G>;
+var<workgroup> zqs: array<f32, G * HEAD_DIM>; // z_j qs_j, summed into bias
 var<workgroup> sc: array<f32, G * NK>; // (G, NK) scores of the chunk, then probabilities
 var<workgroup> red: array<f32, RED_N>; // wg_max, then the (KP, TPT, 8) partial sums and (KP) l
 
-var<workgroup> wg_kept: u32; // read once, so the chunk loop bounds are uniform
-var<private> hb: u32; // heads-table base of this KV head
+var<workgroup> hdr_s: array<u32, 33>; // this KV head's header fields and arena base (F_BASE), loaded once
 var<private> base: u32; // arena base word of this KV head
 var<private> float_zero: bool;
 var<private> count_a: u32;
@@ -89,7 +89,7 @@ var<private> kept: u32;
 var<private> seg_end: array<u32, 3>; // slot after each zone A segment (2, 4, 8 bits)
 
 fn hdr(f: u32) -> u32 {
-  return heads[hb + f];
+  return hdr_s[f];
 }
 
 fn aw(off: u32) -> u32 {
@@ -100,11 +100,6 @@ fn af(off: u32) -> f32 {
   return bitcast<f32>(arena[base + off]);
 }
 
-// Element e of an f16 array at arena offset off.
-fn a_half(off: u32, e: u32) -> f32 {
-  return unpack2x16float(aw(off + e / 2u))[e & 1u];
-}
-
 // Zero point e of an array at offset off (f32 words, or u8 x4).
 fn zero_at(off: u32, e: u32) -> f32 {
   if (float_zero) {
@@ -113,33 +108,26 @@ fn zero_at(off: u32, e: u32) -> f32 {
   return f32((aw(off + e / 4u) >> (8u * (e & 3u))) & 0xffu);
 }
 
-fn zc_value(is_v: bool, kvh: u32, j: u32, c: u32) -> f32 {
-  let row = kvh * params.cap_c + j;
-  if (ZC_F16 != 0u) {
-    let i = row * (HEAD_DIM / 2u) + c / 2u;
-    var w: u32;
-    if (is_v) { w = zc_v[i]; } else { w = zc_k[i]; }
-    return unpack2x16float(w)[c & 1u];
-  }
-  let i = row * HEAD_DIM + c;
-  if (is_v) {
-    return bitcast<f32>(zc_v[i]);
-  }
-  return bitcast<f32>(zc_k[i]);
-}
-
 // s[h] += sum over the channels of one K width group of code * qs (first word w0 already loaded).
+// The loops run to constant bounds (the widest row of this width) with guards, so they unroll and a row's
+// words are all requested before the first is used.
 fn score_group(s: ptr<function, array<f32, MAX_G>>, bits: u32, ch: u32, fc: u32, row: u32, w0: u32, tg: u32, several: bool, d_stored: u32) {
   let wpr = (ch * bits + 31u) / 32u;
   let per = 32u / bits;
   let mask = (1u << bits) - 1u;
-  for (var wi = 0u; wi < wpr; wi++) {
+  for (var wi = 0u; wi < (HEAD_DIM * bits + 31u) / 32u; wi++) {
+    if (wi >= wpr) {
+      break;
+    }
     var w = w0;
     if (wi > 0u) {
       w = aw(row + wi);
     }
     let n = min(per, ch - wi * per);
-    for (var e = 0u; e < n; e++) {
+    for (var e = 0u; e < per; e++) {
+      if (e >= n) {
+        break;
+      }
       let j = fc + wi * per + e;
       let code = f32((w >> (e * bits)) & mask);
       if (several) {
@@ -239,12 +227,17 @@ fn v_decode(r: VRaw, x: u32) -> vec4<f32> {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let split = wid.x;
   let kvh = wid.y;
-  hb = kvh * HSTRIDE;
-  base = heads[hb + F_BASE];
-  if (lid == 0u) {
-    wg_kept = hdr(F_KEPT);
+  // One round trip for the header (into workgroup memory) and the query, side by side.
+  for (var i = lid; i <= F_BASE; i += WG) {
+    hdr_s[i] = heads[kvh * HSTRIDE + i];
   }
-  let kept_u = workgroupUniformLoad(&wg_kept); // uniform (the private copy is not, to the analysis)
+  for (var i = lid; i < G * HEAD_DIM; i += WG) {
+    let h = i / HEAD_DIM;
+    qo[i] = q[(kvh * G + h) * HEAD_DIM + i % HEAD_DIM] * params.scale_log2;
+  }
+  // (a barrier too) uniform, so the chunk loop bounds are; the private copy is not, to the analysis
+  let kept_u = workgroupUniformLoad(&hdr_s[F_KEPT]);
+  base = hdr(F_BASE);
   kept = kept_u;
   let n_q = hdr(F_NQ);
   let d_stored = hdr(F_DSTORED);
@@ -296,29 +289,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 
-  // q' and the stored-channel query (token group 0).
-  for (var i = lid; i < G * HEAD_DIM; i += WG) {
-    let h = i / HEAD_DIM;
-    qo[i] = q[(kvh * G + h) * HEAD_DIM + i % HEAD_DIM] * params.scale_log2;
-  }
-  workgroupBarrier();
+  // The stored-channel query (token group 0) and its bias terms z_j qs_j: the permutation, scales and zero points are fetched together, in parallel over (h, j).
   for (var i = lid; i < G * d_stored; i += WG) {
     let h = i / d_stored;
     let j = i % d_stored;
     let c = (aw(hdr(F_OFF_PERM) + j / 2u) >> (16u * (j & 1u))) & 0xffffu;
     var x = qo[h * HEAD_DIM + c];
+    var zq = 0.0;
     if (!several_groups) {
       x *= af(hdr(F_OFF_KSCALES) + j);
+      zq = zero_at(hdr(F_OFF_KZEROS), j) * x;
     }
     qs[h * HEAD_DIM + j] = x;
+    zqs[i] = zq;
+  }
+  workgroupBarrier();
+  // bias[h] = sum_j z_j qs_j: 8 partial sums per head, then their total (shared-memory reads only).
+  if (lid < 8u * G) {
+    let h = lid / 8u;
+    var b = 0.0;
+    for (var j = lid % 8u; j < d_stored; j += 8u) {
+      b += zqs[h * d_stored + j];
+    }
+    red[lid] = b;
   }
   workgroupBarrier();
   if (lid < G) {
     var b = 0.0;
-    if (!several_groups) {
-      for (var j = 0u; j < d_stored; j++) {
-        b += zero_at(hdr(F_OFF_KZEROS), j) * qs[lid * HEAD_DIM + j];
-      }
+    for (var k = 0u; k < 8u; k++) {
+      b += red[lid * 8u + k];
     }
     bias[lid] = b;
   }
@@ -363,16 +362,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           s[h] -= bias[h];
         }
       } else if (u < kept) {
-        let e0 = (u - count_a) * HEAD_DIM;
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          let x = a_half(hdr(F_OFF_ZONEBK), e0 + c);
+        // zone B K at f16: the row's words, two dims each (constant trip count: all loads issued up front)
+        let o = hdr(F_OFF_ZONEBK) + (u - count_a) * (HEAD_DIM / 2u);
+        for (var c = 0u; c < HEAD_DIM / 2u; c++) {
+          let x = unpack2x16float(aw(o + c));
           for (var h = 0u; h < G; h++) {
-            s[h] += x * qo[h * HEAD_DIM + c];
+            s[h] += x.x * qo[h * HEAD_DIM + 2u * c] + x.y * qo[h * HEAD_DIM + 2u * c + 1u];
+          }
+        }
+      } else if (ZC_F16 != 0u) {
+        let o = (kvh * params.cap_c + u - kept) * (HEAD_DIM / 2u);
+        for (var c = 0u; c < HEAD_DIM / 2u; c++) {
+          let x = unpack2x16float(zc_k[o + c]);
+          for (var h = 0u; h < G; h++) {
+            s[h] += x.x * qo[h * HEAD_DIM + 2u * c] + x.y * qo[h * HEAD_DIM + 2u * c + 1u];
           }
         }
       } else {
+        let o = (kvh * params.cap_c + u - kept) * HEAD_DIM;
         for (var c = 0u; c < HEAD_DIM; c++) {
-          let x = zc_value(false, kvh, u - kept, c);
+          let x = bitcast<f32>(zc_k[o + c]);
           for (var h = 0u; h < G; h++) {
             s[h] += x * qo[h * HEAD_DIM + c];
           }

@@ -81,7 +81,8 @@ export function defaultSplits(layouts: readonly HeadLayout[], chunk: number): nu
 }
 
 export function rdkvDecodeSharedBytes(headDim: number, group: number, chunk: number, wg: number): number {
-  return 4 * (2 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 2);
+  // qo, qs, zqs; bias; sc; red; the header (33 words) and the subgroup helper's counter
+  return 4 * (3 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 33 + 1);
 }
 
 export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape) {
