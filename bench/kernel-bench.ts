@@ -87,7 +87,7 @@ export async function runKernelBench(args: Args): Promise<number> {
     const x = (await randomBuffers(gpu, 8 * k * 4, 1))[0];
     const out = createStorage(gpu, n * 4 * 8);
     for (const tpf of [undefined, 32, 64, 128, 256]) {
-      const op = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'bf16', hasBias: false, accumulate: false, maxRows: 1, matvecThreads: tpf });
+      const op = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'bf16', hasBias: false, accumulate: false, maxRows: 1, matvec: tpf ? { threads: tpf } : undefined });
       const bound = ws.map((w) => op.bind({ out, x, parts: [{ buffer: w, rowStart: 0, rowCount: n }], step: step1 }));
       const us = await usPerCall(gpu, 4 * copies, (p, i) => bound[i % copies].encode(p, 1));
       log({ kernel: 'matvec bf16', variant: `${n}x${k} tpf=${tpf ?? 'auto'}`, usPerCall: us, gbps: bytes / us / 1e3 });

@@ -2,10 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createLinear, MATMUL_LARGE, MATMUL_SMALL, type MatmulTile } from '../src/gpu/ops/linear';
+import { createLinear, MATMUL_LARGE, MATMUL_SMALL, matvecLayout, type MatmulTile, type MatvecTuning } from '../src/gpu/ops/linear';
 import { planRowSplit, type WeightPart } from '../src/gpu/split';
 import { createStep } from '../src/gpu/step';
-import { linearRef } from '../src/ref/linear';
+import { gluLinearRef, linearRef, normLinearRef } from '../src/ref/linear';
 import { packWeights, roundTo } from '../src/ref/pack';
 import { randn } from '../src/ref/random';
 import { poison, relError, requireGpu, runPass } from './gpu';
@@ -22,10 +22,23 @@ interface Case {
   outStride?: number;
   tile?: MatmulTile;
   threads?: number;
+  /** Matvec only: the fused variants and the layout. */
+  norm?: boolean;
+  glu?: boolean;
+  matvec?: MatvecTuning;
 }
 
 function name(c: Case): string {
-  const opts = [c.bias && 'bias', c.accumulate && 'accumulate', c.parts && `parts ${c.parts.join('+')}`, c.tile && `tile ${c.tile.wgM}x${c.tile.wgN}`];
+  const opts = [
+    c.norm && 'rmsnorm',
+    c.glu && 'glu',
+    c.bias && 'bias',
+    c.accumulate && 'accumulate',
+    c.parts && `parts ${c.parts.join('+')}`,
+    c.tile && `tile ${c.tile.wgM}x${c.tile.wgN}`,
+    c.threads && `threads ${c.threads}`,
+    c.matvec && JSON.stringify(c.matvec),
+  ];
   return `(${c.rows}, ${c.k})·(${c.n}, ${c.k}) ${c.dtype} ${opts.filter(Boolean).join(' ')}`;
 }
 
@@ -35,19 +48,28 @@ describe('linear kernels', () => {
     gpu = await requireGpu();
   });
 
-  async function check(c: Case): Promise<void> {
+  /** Runs case c (twice with `repeat`, returning both outputs) and compares with the CPU reference. */
+  async function check(c: Case, repeat = false): Promise<Float32Array[]> {
     const { rows, k, n, dtype } = c;
-    const seed = rows * 1000 + k * 7 + n;
+    const seed = rows * 1000 + k * 7 + n + (c.norm ? 11 : 0) + (c.glu ? 13 : 0);
     const outStride = c.outStride ?? n;
     const colOffset = c.colOffset ?? 0;
-    const x = randn(seed, rows * k);
-    const w = randn(seed + 1, n * k, 0.5);
-    const bias = c.bias ? randn(seed + 2, n) : undefined;
+    const wRows = c.glu ? 2 * n : n;
+    const x = randn(seed, rows * k, c.norm ? 3 : 1);
+    const w = randn(seed + 1, wRows * k, 0.5);
+    const bias = c.bias ? randn(seed + 2, wRows) : undefined;
     const prior = randn(seed + 3, rows * outStride);
+    const normWeight = c.norm ? randn(seed + 4, k) : undefined;
+    const eps = 1e-5;
 
     const want = c.accumulate ? prior.slice() : new Float32Array(rows * outStride);
-    linearRef(want, x, roundTo(w, dtype), bias, { rows, inFeatures: k, outFeatures: n, outStride, colOffset, accumulate: c.accumulate });
+    const refShape = { rows, inFeatures: k, outFeatures: n, outStride, colOffset, accumulate: c.accumulate };
+    const wSeen = roundTo(w, dtype);
+    if (c.glu) gluLinearRef(want, x, wSeen, bias, refShape, normWeight && { weight: normWeight, eps });
+    else if (normWeight) normLinearRef(want, x, normWeight, eps, wSeen, bias, refShape);
+    else linearRef(want, x, wSeen, bias, refShape);
 
+    const fused = c.norm || c.glu;
     const op = await createLinear(gpu, {
       inFeatures: k,
       outFeatures: n,
@@ -57,10 +79,12 @@ describe('linear kernels', () => {
       outStride,
       colOffset,
       maxRows: rows,
-      matmulTile: c.tile ?? MATMUL_SMALL,
-      matvecThreads: c.threads,
+      matmulTile: fused ? undefined : (c.tile ?? MATMUL_SMALL),
+      matvec: { ...c.matvec, ...(c.threads ? { threads: c.threads } : {}) },
+      rmsNorm: c.norm ? { eps } : undefined,
+      glu: c.glu,
     });
-    const counts = c.parts ?? [n];
+    const counts = c.parts ?? [wRows];
     const parts: WeightPart[] = [];
     let rowStart = 0;
     for (const rowCount of counts) {
@@ -69,28 +93,35 @@ describe('linear kernels', () => {
       rowStart += rowCount;
     }
     const out = uploadStorage(gpu, prior);
-    if (!c.accumulate) poison(gpu, out);
     const bound = op.bind({
       out,
       x: uploadStorage(gpu, x),
       parts,
       bias: bias && uploadStorage(gpu, bias),
       step: createStep(gpu, { rows, pos: 0, kvLen: rows }),
+      normWeight: normWeight && uploadStorage(gpu, normWeight),
     });
-    await runPass(gpu, (pass) => bound.encode(pass, rows));
-    const got = await readF32(gpu, out, rows * outStride);
-    if (!c.accumulate) {
-      // Columns outside [colOffset, colOffset + n) stay poisoned: compare only the written ones.
-      for (let r = 0; r < rows; r++) {
-        for (let j = 0; j < outStride; j++) {
-          if (j < colOffset || j >= colOffset + n) {
-            expect(Number.isNaN(got[r * outStride + j])).toBe(true);
-            got[r * outStride + j] = want[r * outStride + j] = 0;
+    const results: Float32Array[] = [];
+    for (let run = 0; run < (repeat ? 2 : 1); run++) {
+      if (c.accumulate) gpu.device.queue.writeBuffer(out, 0, prior.buffer, prior.byteOffset, prior.byteLength);
+      else poison(gpu, out);
+      await runPass(gpu, (pass) => bound.encode(pass, rows));
+      const got = await readF32(gpu, out, rows * outStride);
+      results.push(got.slice());
+      if (!c.accumulate) {
+        // Columns outside [colOffset, colOffset + n) stay poisoned: compare only the written ones.
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < outStride; j++) {
+            if (j < colOffset || j >= colOffset + n) {
+              expect(Number.isNaN(got[r * outStride + j])).toBe(true);
+              got[r * outStride + j] = want[r * outStride + j] = 0;
+            }
           }
         }
       }
+      expect(relError(got, want)).toBeLessThan(1e-5);
     }
-    expect(relError(got, want)).toBeLessThan(1e-5);
+    return results;
   }
 
   // Each distinct (dtype, vec4 or scalar path, tile / group width) is a pipeline build, ~1 s on
@@ -104,7 +135,67 @@ describe('linear kernels', () => {
     { rows: 2, k: 130, n: 70, dtype: 'f16', bias: true },
     { rows: 1, k: 1040, n: 37, dtype: 'bf16', bias: true, threads: 64 },
   ];
-  it.each(matvec.map((c) => [name(c), c] as const))('matvec %s', async (_, c) => check(c));
+  it.each(matvec.map((c) => [name(c), c] as const))('matvec %s', async (_, c) => {
+    await check(c);
+  });
+
+  // The layout and reduction paths: subgroup reduction with one or several subgroups per group (SwiftShader's
+  // subgroups are 4 wide) and the workgroup-memory rounds (fan-in 16 then the rest); groups of 1..8 rows;
+  // several load batches per invocation (threads 4 over a 65-word scalar row); workgroups of 64.
+  const layouts: Case[] = [
+    { rows: 1, k: 64, n: 96, dtype: 'bf16', matvec: { subgroups: false, threads: 4, rows: 1 } },
+    { rows: 1, k: 512, n: 37, dtype: 'bf16', bias: true, matvec: { subgroups: false, threads: 64, rows: 8 } },
+    { rows: 2, k: 1032, n: 21, dtype: 'f16', accumulate: true, matvec: { subgroups: false, threads: 256, rows: 2 } },
+    { rows: 1, k: 1032, n: 21, dtype: 'f32', matvec: { subgroups: false, threads: 128, rows: 4, wg: 128 } },
+    { rows: 3, k: 130, n: 70, dtype: 'bf16', bias: true, matvec: { subgroups: false, threads: 4, rows: 8 } },
+    { rows: 1, k: 512, n: 37, dtype: 'bf16', bias: true, matvec: { threads: 4, rows: 8 } },
+    { rows: 1, k: 1040, n: 37, dtype: 'bf16', matvec: { threads: 16, rows: 2, wg: 64 } },
+  ];
+  it.each(layouts.map((c) => [name(c), c] as const))('matvec layout %s', async (_, c) => {
+    if (c.matvec?.subgroups !== false && !matvecLayout(gpu, c.k, c.dtype, false).subgroups) return; // covered by the plain cases
+    await check(c);
+  });
+
+  // Decode fusions: the RMSNorm before the projection, and the SwiGLU gate over a [gate; up] weight.
+  const fused: Case[] = [
+    { rows: 1, k: 64, n: 96, dtype: 'bf16', norm: true },
+    { rows: 1, k: 64, n: 96, dtype: 'bf16', norm: true, matvec: { subgroups: false } },
+    { rows: 3, k: 130, n: 70, dtype: 'f32', norm: true, bias: true, accumulate: true, parts: [30, 25, 15] },
+    { rows: 2, k: 130, n: 70, dtype: 'f16', norm: true, colOffset: 5, outStride: 80, matvec: { subgroups: false, threads: 8, rows: 3 } },
+    { rows: 1, k: 2048, n: 40, dtype: 'bf16', norm: true, matvec: { threads: 128, subgroups: false } },
+    { rows: 1, k: 64, n: 48, dtype: 'bf16', glu: true },
+    { rows: 1, k: 64, n: 48, dtype: 'bf16', glu: true, norm: true, matvec: { subgroups: false } },
+    { rows: 2, k: 130, n: 37, dtype: 'f32', glu: true, norm: true, bias: true, colOffset: 3, outStride: 41, matvec: { threads: 8, rows: 6 } },
+    { rows: 1, k: 1040, n: 37, dtype: 'f16', glu: true, matvec: { subgroups: false, threads: 64, rows: 2 } },
+  ];
+  it.each(fused.map((c) => [name(c), c] as const))('fused matvec %s', async (_, c) => {
+    await check(c);
+  });
+
+  it('gives bit-identical results run to run (fixed summation order)', async () => {
+    for (const subgroups of [false, ...(matvecLayout(gpu, 512, 'bf16', false).subgroups ? [true] : [])]) {
+      const [a, b] = await check({ rows: 2, k: 512, n: 77, dtype: 'bf16', norm: true, matvec: { subgroups, threads: 32 } }, true);
+      expect(Array.from(b)).toEqual(Array.from(a));
+    }
+  });
+
+  it('rejects the fused variants where they do not apply', async () => {
+    const base = { inFeatures: 64, outFeatures: 8, dtype: 'f32' as const, hasBias: false, accumulate: false };
+    await expect(createLinear(gpu, { ...base, rmsNorm: { eps: 1e-5 } })).rejects.toThrow(/matvec-only/);
+    await expect(createLinear(gpu, { ...base, glu: true, accumulate: true, maxRows: 1 })).rejects.toThrow(/does not accumulate/);
+    await expect(createLinear(gpu, { ...base, glu: true, maxRows: 1, matvec: { rows: 3 } })).rejects.toThrow(/even/);
+    const op = await createLinear(gpu, { ...base, glu: true, maxRows: 1 });
+    const buffer = uploadStorage(gpu, new Float32Array(16 * 64));
+    const b = { out: buffer, x: buffer, step: createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }) };
+    expect(() => op.bind({ ...b, parts: [{ buffer, rowStart: 0, rowCount: 8 }] })).toThrow(/cover 8 rows/);
+    const split = [
+      { buffer, rowStart: 0, rowCount: 8 },
+      { buffer, rowStart: 8, rowCount: 8 },
+    ];
+    expect(() => op.bind({ ...b, parts: split })).toThrow(/one part/);
+    const normed = await createLinear(gpu, { ...base, rmsNorm: { eps: 1e-5 }, maxRows: 1 });
+    expect(() => normed.bind({ ...b, parts: [{ buffer, rowStart: 0, rowCount: 8 }] })).toThrow(/normWeight/);
+  });
 
   const matmul: Case[] = [
     { rows: 37, k: 96, n: 65, dtype: 'f32', bias: true },
@@ -113,7 +204,9 @@ describe('linear kernels', () => {
     { rows: 19, k: 130, n: 30, dtype: 'f32', accumulate: true },
     { rows: 70, k: 40, n: 131, dtype: 'bf16', bias: true, tile: MATMUL_LARGE, parts: [100, 31], colOffset: 1, outStride: 140 },
   ];
-  it.each(matmul.map((c) => [name(c), c] as const))('matmul %s', async (_, c) => check(c));
+  it.each(matmul.map((c) => [name(c), c] as const))('matmul %s', async (_, c) => {
+    await check(c);
+  });
 
   it('one bound op takes the matvec path for few rows and the matmul path for more', async () => {
     const [k, n] = [96, 65];

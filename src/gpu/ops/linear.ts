@@ -2,12 +2,18 @@
  * Linear layer: out[r, colOffset + n] (= or +=) x[r, :] . W[n, :] (+ bias[n]). W may be split by rows
  * into parts (one dispatch each). Kernels: wgsl/matvec.wgsl for up to MATVEC_MAX_ROWS rows (decode),
  * wgsl/matmul.wgsl above that (prefill). CPU reference: src/ref/linear.ts.
+ *
+ * Decode-only fusions (matvec kernel, so maxRows <= MATVEC_MAX_ROWS): `rmsNorm` normalises each input row
+ * on load (the RMSNorm before the projection, no dispatch of its own), `glu` computes silu(x Wg^T) * (x Wu^T)
+ * from one [Wg; Wu] weight (the SwiGLU gate, no dispatch of its own).
  */
 import matmulSource from '../../../wgsl/matmul.wgsl';
+import lanesPlainSource from '../../../wgsl/matvec_lanes_plain.wgsl';
+import lanesSubgroupSource from '../../../wgsl/matvec_lanes_subgroup.wgsl';
 import matvecSource from '../../../wgsl/matvec.wgsl';
 import type { Gpu } from '../device';
 import { DTYPE_CODE, type WeightDtype } from '../dtype';
-import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, getPipeline } from '../kernel';
+import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline } from '../kernel';
 import { checkParts, type WeightPart } from '../split';
 import { checkGridDim, foldGrid } from './grid';
 
@@ -42,17 +48,55 @@ export interface LinearShape {
   colOffset?: number; // first column of out written; default 0
   /** The most rows any batch will have: at most MATVEC_MAX_ROWS builds only the matvec pipeline. */
   maxRows?: number;
-  /** Tuning: force one matmul tile (default: large and small, chosen per batch) and matvec group width. */
+  /**
+   * Decode only: each input row is RMS-normalised on load, x / sqrt(mean(x^2) + eps) * normWeight (f32,
+   * bound as `normWeight`): the RMSNorm before this projection, folded in.
+   */
+  rmsNorm?: { eps: number };
+  /**
+   * Decode only: W is [gate; up] (2 * outFeatures rows, one part) and out[r, n] = silu(x . gate[n]) *
+   * (x . up[n]): the SwiGLU gate, folded in. Not with accumulate.
+   */
+  glu?: boolean;
+  /** Tuning: force one matmul tile (default: large and small, chosen per batch) and the matvec layout. */
   matmulTile?: MatmulTile;
-  matvecThreads?: number;
+  matvec?: MatvecTuning;
+}
+
+/** The matvec kernel's layout (wgsl/matvec.wgsl); anything left out is chosen by matvecLayout. */
+export interface MatvecTuning {
+  /** Invocations per workgroup (power of two, <= 256). */
+  wg?: number;
+  /** Invocations per group of weight rows (TPF; a power of two in [4, wg]). */
+  threads?: number;
+  /** Weight rows per group (FPG; 1..8, even with glu). */
+  rows?: number;
+  /** Reduce through subgroups (default: when the device has them and the subgroup_id builtin). */
+  subgroups?: boolean;
+}
+
+/** A resolved matvec layout. */
+export interface MatvecLayout {
+  wg: number;
+  threads: number;
+  rows: number;
+  /** Units (16-byte words when vec4, else u32 words) per weight row, per invocation, per batch of loads. */
+  units: number;
+  unitsPerThread: number;
+  batch: number;
+  vec4: boolean;
+  subgroups: boolean;
+  /** Outputs per workgroup. */
+  features: number;
 }
 
 export interface LinearBindings {
   out: GPUBuffer; // (rows, outStride) f32
   x: GPUBuffer; // (rows, inFeatures) f32, not aliasing out
   parts: readonly WeightPart[]; // W (outFeatures, inFeatures) packed dtype, split by rows
-  bias?: GPUBuffer; // (outFeatures) f32, required when hasBias
+  bias?: GPUBuffer; // (outFeatures) f32, required when hasBias (glu: 2 * outFeatures, gate then up)
   step: GPUBuffer; // Step uniform: rows
+  normWeight?: GPUBuffer; // (inFeatures) f32, required when rmsNorm
 }
 
 export interface EncodedOp {
@@ -86,27 +130,85 @@ function nextPow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
+const MAX_FPG = 8; // wgsl/matvec.wgsl
+const MAX_LOADS = 16;
+
+/** Whether the matvec kernel can reduce through subgroups here: the feature and the subgroup_id builtin. */
+export function matvecSubgroupsAvailable(gpu: Gpu): boolean {
+  const features = (gpu.instance as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+  return gpu.hasSubgroups && !!features?.has('subgroup_id');
+}
+
+/**
+ * The matvec layout for rows of `k` elements: by default 4 weight rows per group and about 8 (k <= 2048)
+ * or 16 (larger k) 16-byte loads in flight per invocation, the group width the power of two that covers
+ * the row with them (at least 32, so an NVIDIA subgroup fits in a group), 256 invocations per workgroup.
+ * Llama-3.2-1B (bf16): k = 2048 → 128 threads x 2 units x 4 rows (8 outputs per workgroup);
+ * k = 8192 → 256 threads x 4 units x 4 rows (4 outputs per workgroup).
+ */
+export function matvecLayout(gpu: Gpu, k: number, dtype: WeightDtype, glu: boolean, t: MatvecTuning = {}): MatvecLayout {
+  const rowWords = dtype === 'f32' ? k : k / 2;
+  const vec4 = rowWords % 4 === 0;
+  const units = vec4 ? rowWords / 4 : rowWords;
+  const wg = t.wg ?? Math.min(256, gpu.limits.maxComputeInvocationsPerWorkgroup);
+  const rows = t.rows ?? 4;
+  const target = units * (vec4 ? 16 : 4) > 4096 * 2 ? 16 : 8; // loads in flight per invocation
+  const threads = t.threads ?? Math.min(wg, Math.max(32, nextPow2(Math.ceil((units * rows) / target))));
+  const what = `matvec layout (k ${k} ${dtype})`;
+  const pow2 = (x: number) => Number.isInteger(x) && x >= 1 && (x & (x - 1)) === 0;
+  if (!pow2(wg) || wg > gpu.limits.maxComputeInvocationsPerWorkgroup || wg > 256) throw new RangeError(`${what}: workgroup size ${wg} is not a power of two <= 256 this device allows`);
+  if (!pow2(threads) || threads < 4 || threads > wg) throw new RangeError(`${what}: threads must be a power of two in [4, ${wg}], got ${threads}`);
+  if (!Number.isInteger(rows) || rows < 1 || rows > MAX_FPG || (glu && rows % 2 !== 0)) throw new RangeError(`${what}: rows must be ${glu ? 'even and ' : ''}in 1..${MAX_FPG}, got ${rows}`);
+  const subgroups = t.subgroups ?? matvecSubgroupsAvailable(gpu);
+  if (subgroups && !matvecSubgroupsAvailable(gpu)) throw new RangeError(`${what}: subgroups requested, but this device lacks them or the subgroup_id builtin`);
+  const unitsPerThread = Math.ceil(units / threads);
+  const batch = Math.max(1, Math.min(unitsPerThread, Math.floor(MAX_LOADS / rows)));
+  return { wg, threads, rows, units, unitsPerThread, batch, vec4, subgroups, features: (wg / threads) * (glu ? rows / 2 : rows) };
+}
+
+// Workgroup f32 of the matvec reduction: region A (group, value, invocation) and the first round's output.
+function redWords(l: MatvecLayout, nv: number): number {
+  const fan = l.threads <= 32 ? l.threads : 16;
+  return nv * l.wg + nv * (l.wg / l.threads) * (l.threads / fan);
+}
+
 export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear> {
   const { inFeatures: k, outFeatures: n, dtype } = shape;
   const outStride = shape.outStride ?? n;
   const colOffset = shape.colOffset ?? 0;
-  const what = `linear (${n}x${k} ${dtype})`;
+  const glu = !!shape.glu;
+  const norm = shape.rmsNorm;
+  const what = `linear (${n}x${k} ${dtype}${norm ? ' rmsnorm' : ''}${glu ? ' glu' : ''})`;
   if (dtype !== 'f32' && k % 2 !== 0) throw new RangeError(`${what}: ${dtype} weights need an even inFeatures, got ${k}`);
   if (colOffset + n > outStride) throw new RangeError(`${what}: columns [${colOffset}, ${colOffset + n}) do not fit outStride ${outStride}`);
+  const fusedOnly = !!norm || glu;
+  if (fusedOnly && (shape.maxRows ?? Infinity) > MATVEC_MAX_ROWS) throw new RangeError(`${what}: rmsNorm and glu are matvec-only: maxRows must be set, at most ${MATVEC_MAX_ROWS}`);
+  if (glu && shape.accumulate) throw new RangeError(`${what}: glu does not accumulate`);
   const rowWords = dtype === 'f32' ? k : k / 2;
-  const vec4 = rowWords % 4 === 0;
-  const common = { DTYPE: DTYPE_CODE[dtype], VEC4: vec4 ? 1 : 0 };
+  const layout = matvecLayout(gpu, k, dtype, glu, shape.matvec);
+  const common = { DTYPE: DTYPE_CODE[dtype], VEC4: layout.vec4 ? 1 : 0 };
   // Bias and accumulate are uniform flags, not pipeline constants: fewer pipelines to build at load.
   const flags = (shape.hasBias ? FLAG_BIAS : 0) | (shape.accumulate ? FLAG_ACCUMULATE : 0);
 
-  const units = vec4 ? rowWords / 4 : rowWords;
-  // About two 16-byte words per invocation per row: enough loads in flight, short reduction.
-  const tpf = shape.matvecThreads ?? Math.min(256, Math.max(32, nextPow2(Math.ceil(units / 2))));
-  if (![4, 8, 16, 32, 64, 128, 256].includes(tpf)) throw new RangeError(`${what}: matvecThreads must be a power of two in [4, 256], got ${tpf}`);
-  const featuresPerWorkgroup = (256 / tpf) * 4; // FEATURES in wgsl/matvec.wgsl
-  const matvec = getPipeline(gpu, 'matvec', matvecSource, { ...common, WG: 256, TPF: tpf });
+  const nv = layout.rows + (norm ? 1 : 0);
+  const lanes = layout.subgroups ? lanesSubgroupSource : lanesPlainSource;
+  const matvec = getPipeline(gpu, layout.subgroups ? 'matvec_sg' : 'matvec', `${lanes}\n${matvecSource}`, {
+    ...common,
+    WG: layout.wg,
+    TPF: layout.threads,
+    FPG: layout.rows,
+    FOUT: glu ? layout.rows / 2 : layout.rows,
+    UNITS: layout.units,
+    UPT: layout.unitsPerThread,
+    BATCH: layout.batch,
+    K: k,
+    NORM: norm ? 1 : 0,
+    GLU: glu ? 1 : 0,
+    NV: nv,
+    RED_N: redWords(layout, nv),
+  });
 
-  const needMatmul = (shape.maxRows ?? Infinity) > MATVEC_MAX_ROWS;
+  const needMatmul = !fusedOnly && (shape.maxRows ?? Infinity) > MATVEC_MAX_ROWS;
   let tiles: MatmulTile[] = [];
   if (needMatmul) {
     if (shape.matmulTile) checkTile(gpu, shape.matmulTile, dtype);
@@ -119,21 +221,31 @@ export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear
   );
   const [mv, ...mms] = await Promise.all([matvec, ...matmuls]);
   const noBias = shape.hasBias ? undefined : createStorage(gpu, 16, 'linear.no-bias');
+  const noNorm = norm ? undefined : createStorage(gpu, 16, 'linear.no-norm');
+  const weightRows = glu ? 2 * n : n;
 
   return {
     bind(b) {
-      checkParts(what, b.parts, rowWords, n);
+      checkParts(what, b.parts, rowWords, weightRows);
+      if (glu && b.parts.length !== 1) throw new RangeError(`${what}: glu needs [gate; up] in one part, got ${b.parts.length}`);
       const bias = shape.hasBias ? b.bias : noBias;
       if (!bias) throw new Error(`${what}: hasBias is set but no bias buffer was bound`);
-      if (bias.size < n * 4 && shape.hasBias) throw new RangeError(`${what}: bias buffer has ${bias.size} bytes, needs ${n * 4}`);
+      if (bias.size < weightRows * 4 && shape.hasBias) throw new RangeError(`${what}: bias buffer has ${bias.size} bytes, needs ${weightRows * 4}`);
+      const g = norm ? b.normWeight : noNorm;
+      if (!g) throw new Error(`${what}: rmsNorm is set but no normWeight buffer was bound`);
+      if (norm && g.size < k * 4) throw new RangeError(`${what}: normWeight has ${g.size} bytes, needs ${k * 4}`);
+      const eps = norm ? f32Bits(norm.eps) : 0;
       const perPart = b.parts.map((p) => {
-        const params = createUniform(gpu, [k, p.rowCount, outStride, colOffset + p.rowStart, rowWords, p.rowStart, flags], 'linear.params');
-        const buffers = [b.out, b.x, b.x, p.buffer, p.buffer, bias, params, b.step];
-        return {
-          rowCount: p.rowCount,
-          matvec: bindGroup(gpu, mv, buffers, 'matvec'),
-          matmul: mms.map((pl) => bindGroup(gpu, pl, buffers, 'matmul')),
-        };
+        const outputs = glu ? n : p.rowCount;
+        const mvParams = createUniform(gpu, [outputs, outStride, colOffset + p.rowStart, p.rowStart, flags, glu ? n : 0, eps], 'matvec.params');
+        const mvGroup = bindGroup(gpu, mv, [b.out, b.x, b.x, p.buffer, p.buffer, bias, mvParams, b.step, g, g], 'matvec');
+        let mmGroups: GPUBindGroup[] = [];
+        if (mms.length) {
+          const params = createUniform(gpu, [k, p.rowCount, outStride, colOffset + p.rowStart, rowWords, p.rowStart, flags], 'linear.params');
+          const buffers = [b.out, b.x, b.x, p.buffer, p.buffer, bias, params, b.step];
+          mmGroups = mms.map((pl) => bindGroup(gpu, pl, buffers, 'matmul'));
+        }
+        return { outputs, rowCount: p.rowCount, matvec: mvGroup, matmul: mmGroups };
       });
       return {
         encode(pass, rows) {
@@ -143,7 +255,7 @@ export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear
           if (rows <= MATVEC_MAX_ROWS || mms.length === 0) {
             if (rows > MATVEC_MAX_ROWS) throw new RangeError(`${what}: built with maxRows ${shape.maxRows}, encoded with ${rows} rows`);
             for (const p of perPart) {
-              const [gx, gy] = foldGrid(gpu, ceilDiv(p.rowCount, featuresPerWorkgroup));
+              const [gx, gy] = foldGrid(gpu, ceilDiv(p.outputs, layout.features));
               dispatch(pass, mv, p.matvec, gx, gy);
             }
             return;
