@@ -223,9 +223,10 @@ def main():
     res = dict(model=a.model, dtype=a.dtype, attention=a.attn, device=torch.cuda.get_device_name() if dev == 'cuda' else 'cpu',
                transformers=__import__('transformers').__version__, torch=torch.__version__)
 
-    def save():
-        with open(a.out, 'w') as f:
+    def save():  # atomic: a run killed at its deadline leaves the last complete file
+        with open(a.out + '.tmp', 'w') as f:
             json.dump(res, f, indent=1)
+        os.replace(a.out + '.tmp', a.out)
 
     if a.ckpt:
         res['parity_max_abs_logit_diff'], res['parity_argmax_agree'] = parity(model, a.ckpt, dev)

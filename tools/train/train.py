@@ -416,64 +416,82 @@ def main():
     steps_by_len = {}
     agg = dict(lm=0.0, ans=0.0, acc=0.0, n=0)
     by_len = {}  # L -> [answer token accuracy sum, answer exact sum, rows]
-    for ids, kind in dl:
-        if t0 is None:
-            t0 = time.time()  # the clock starts with the first batch (workers warm up first)
-            if a.stop_at is not None:
-                budget = max(1.0, min(budget, a.stop_at - t0))
-                print(f'training budget {budget:.0f}s', flush=True)
-        p = (time.time() - t0) / budget
-        if p >= 1.0:
-            break
-        progress.value = p
-        lr = lr_at(step, p, peak_lr, warmup)
-        for g in opt.param_groups:
-            g['lr'] = lr
-        ids = ids.to(dev, non_blocking=True).long()
-        kind = kind.to(dev, non_blocking=True)
-        x, y, k = ids[:, :-1], ids[:, 1:], kind[:, 1:]
-        with torch.autocast(dev, dtype=torch.bfloat16, enabled=(dev == 'cuda')):
-            logits = model(x)
-        ce = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1), reduction='none').view_as(y)
-        m_lm, m_ans = (k == 1).float(), (k == 2).float()
-        lm_loss = (ce * m_lm).sum() / m_lm.sum().clamp(min=1)
-        ans_loss = (ce * m_ans).sum() / m_ans.sum().clamp(min=1)
-        loss = lm_loss + ans_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        if not torch.isfinite(gn).item():  # a bad batch or kernel: skip the update, fall back from cuDNN
-            skipped += 1
-            print(f'step {step}: non-finite gradient (L={x.shape[1]}), update skipped', flush=True)
-            if ATTN_BACKENDS is not None and skipped >= 2:
-                pick_attention('default', lengths, a.tokens_per_batch, c['heads'], c['head_dim'])
-                print('attention: back to PyTorch default', flush=True)
-            if skipped > 20:
-                raise SystemExit('too many non-finite gradients')
-            continue
-        opt.step()
-        step += 1
-        tokens += x.numel()
-        steps_by_len[x.shape[1]] = steps_by_len.get(x.shape[1], 0) + 1
-        if step % max(1, a.log_every // 4) == 0:
-            with torch.no_grad():
-                hit = (logits.argmax(-1) == y).float()
-                acc = (hit * m_ans).sum() / m_ans.sum().clamp(min=1)
-                rows = m_ans.sum(1)
-                row_acc = ((hit * m_ans).sum(1) / rows.clamp(min=1))[rows > 0]
-            agg['lm'] += lm_loss.item(); agg['ans'] += ans_loss.item(); agg['acc'] += acc.item(); agg['n'] += 1
-            if row_acc.numel():
-                b = by_len.setdefault(x.shape[1], [0.0, 0.0, 0])
-                b[0] += row_acc.sum().item(); b[1] += (row_acc == 1).float().sum().item(); b[2] += row_acc.numel()
-        if step % a.log_every == 0:
-            n = max(1, agg['n'])
-            rec = dict(step=step, t=round(time.time() - t0, 1), p=round(p, 3), L=x.shape[1], B=x.shape[0], lr=lr,
-                       tokens=tokens, lm=round(agg['lm'] / n, 4), ans=round(agg['ans'] / n, 4), ans_acc=round(agg['acc'] / n, 4),
-                       exact_by_len={L: [round(v[1] / v[2], 3), v[2]] for L, v in sorted(by_len.items())})
-            log.append(rec)
-            print(json.dumps(rec), flush=True)
-            agg = dict(lm=0.0, ans=0.0, acc=0.0, n=0)
-            by_len = {}
+    failed = None
+    try:
+        for ids, kind in dl:
+            if t0 is None:
+                t0 = time.time()  # the clock starts with the first batch (workers warm up first)
+                if a.stop_at is not None:
+                    budget = max(1.0, min(budget, a.stop_at - t0))
+                    print(f'training budget {budget:.0f}s', flush=True)
+            p = (time.time() - t0) / budget
+            if p >= 1.0:
+                break
+            progress.value = p
+            lr = lr_at(step, p, peak_lr, warmup)
+            for g in opt.param_groups:
+                g['lr'] = lr
+            ids = ids.to(dev, non_blocking=True).long()
+            kind = kind.to(dev, non_blocking=True)
+            x, y, k = ids[:, :-1], ids[:, 1:], kind[:, 1:]
+            m_lm, m_ans = (k == 1).float(), (k == 2).float()
+            opt.zero_grad(set_to_none=True)
+            try:
+                with torch.autocast(dev, dtype=torch.bfloat16, enabled=(dev == 'cuda')):
+                    logits = model(x)
+                ce = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1), reduction='none').view_as(y)
+                lm_loss = (ce * m_lm).sum() / m_lm.sum().clamp(min=1)
+                ans_loss = (ce * m_ans).sum() / m_ans.sum().clamp(min=1)
+                loss = lm_loss + ans_loss
+                loss.backward()
+            except torch.cuda.OutOfMemoryError:  # not expected (a 128K batch needs ~20 GiB); skip the batch
+                logits = ce = lm_loss = ans_loss = loss = None
+                opt.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                skipped += 1
+                print(f'step {step}: out of memory at L={x.shape[1]} B={x.shape[0]}, batch skipped', flush=True)
+                if skipped > 20:
+                    raise
+                continue
+            gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not torch.isfinite(gn).item():  # a bad batch or kernel: skip the update, fall back from cuDNN
+                skipped += 1
+                print(f'step {step}: non-finite gradient (L={x.shape[1]}), update skipped', flush=True)
+                if ATTN_BACKENDS is not None and skipped >= 2:
+                    pick_attention('default', lengths, a.tokens_per_batch, c['heads'], c['head_dim'])
+                    print('attention: back to PyTorch default', flush=True)
+                if skipped > 20:
+                    raise RuntimeError('too many non-finite gradients')
+                continue
+            opt.step()
+            step += 1
+            tokens += x.numel()
+            steps_by_len[x.shape[1]] = steps_by_len.get(x.shape[1], 0) + 1
+            if step % max(1, a.log_every // 4) == 0:
+                with torch.no_grad():
+                    hit = (logits.argmax(-1) == y).float()
+                    acc = (hit * m_ans).sum() / m_ans.sum().clamp(min=1)
+                    rows = m_ans.sum(1)
+                    row_acc = ((hit * m_ans).sum(1) / rows.clamp(min=1))[rows > 0]
+                agg['lm'] += lm_loss.item(); agg['ans'] += ans_loss.item(); agg['acc'] += acc.item(); agg['n'] += 1
+                if row_acc.numel():
+                    b = by_len.setdefault(x.shape[1], [0.0, 0.0, 0])
+                    b[0] += row_acc.sum().item(); b[1] += (row_acc == 1).float().sum().item(); b[2] += row_acc.numel()
+            if step % a.log_every == 0:
+                n = max(1, agg['n'])
+                rec = dict(step=step, t=round(time.time() - t0, 1), p=round(p, 3), L=x.shape[1], B=x.shape[0], lr=lr,
+                           tokens=tokens, lm=round(agg['lm'] / n, 4), ans=round(agg['ans'] / n, 4), ans_acc=round(agg['acc'] / n, 4),
+                           exact_by_len={L: [round(v[1] / v[2], 3), v[2]] for L, v in sorted(by_len.items())})
+                log.append(rec)
+                print(json.dumps(rec), flush=True)
+                agg = dict(lm=0.0, ans=0.0, acc=0.0, n=0)
+                by_len = {}
+    except (Exception, KeyboardInterrupt) as e:  # keep what was trained: the checkpoint is still written
+        import traceback
+        traceback.print_exc()
+        failed = e
+    if t0 is None:
+        raise SystemExit(f'no batch was trained ({failed!r})')
     elapsed = time.time() - t0
     print(f'done: {step} steps, {tokens / 1e6:.1f}M tokens, {elapsed:.0f}s; steps by length '
           f'{dict(sorted(steps_by_len.items()))}', flush=True)
@@ -485,7 +503,10 @@ def main():
                        lm_share=recipe['lm_share'], lr=peak_lr, warmup=warmup, tokens_per_batch=a.tokens_per_batch,
                        steps_by_len=dict(sorted(steps_by_len.items())), skipped_steps=skipped, attention=attn_line,
                        torch=torch.__version__, init_hf=a.init_hf, resume=a.resume,
-                       prior_training=prior_training(a.init_hf) if a.init_hf else None), f, indent=1)
+                       prior_training=prior_training(a.init_hf) if a.init_hf else None,
+                       failed=repr(failed) if failed else None), f, indent=1)
+    if failed:
+        raise SystemExit(f'training stopped early ({failed!r}); the checkpoint of step {step} is saved')
 
 
 if __name__ == '__main__':
