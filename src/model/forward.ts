@@ -11,6 +11,10 @@
  *                    xb = rmsnorm(x) · ln2
  *                    x += (silu(xb Wg^T) · xb Wu^T) Wd^T
  *   logits = (rmsnorm(x_last) · norm) Wlm^T
+ *
+ * Decode (one row) runs the same math in fewer dispatches: each RMSNorm is folded into the matrix product
+ * that reads it (q|k|v, gate|up, LM head: wgsl/matvec.wgsl normalises x on load), and silu(gate) · up into
+ * the gate|up product when [Wg; Wu] is one matrix; the logits are computed in the step's own pass.
  */
 import type { Gpu } from '../gpu/device';
 import { bytesPerElement } from '../gpu/dtype';
@@ -73,6 +77,10 @@ export interface ForwardOptions {
 }
 
 interface LayerOps {
+  /** Decode: rmsnorm(x) · ln1 folded into the q|k|v product(s) (they read the residual stream x). */
+  qkvDecode: EncodedOp[];
+  /** Decode: rmsnorm(x) · ln2 folded into gate|up; one op writing h = silu(gate) · up when fused, else gate, up, silu. */
+  mlpInDecode: EncodedOp[];
   norm1: EncodedOp;
   /** xb [Wq; Wk; Wv]^T (+ biases) into the q|k|v rows: one matrix product when fused, else three. */
   qkv: EncodedOp[];
@@ -98,6 +106,12 @@ type Kernels = {
   up: Factory<typeof createLinear> | null;
   down: Factory<typeof createLinear>;
   silu: Factory<typeof createSiluMul>;
+  /** Decode: qkv with the input norm folded in (same split as qkv). */
+  qkvNorm: Factory<typeof createLinear>[];
+  /** Decode: [Wg; Wu] with the norm and the SwiGLU gate folded in (writes h), or (unfused weights) gate with the norm. */
+  mlpIn: Factory<typeof createLinear>;
+  /** Decode, unfused weights only: up with the norm, into columns [F, 2F). */
+  upNorm: Factory<typeof createLinear> | null;
 };
 
 /** The ops that read the cache, built for its current capacity (and per sliding-window setting). */
@@ -120,8 +134,9 @@ export class Transformer {
   private readonly b: ReturnType<Transformer['allocate']>;
   private kernels!: Kernels;
   private embed!: EncodedOp;
-  private finalNorm!: EncodedOp;
+  /** rmsnorm(x) · norm folded into the LM head: over x.last (prefill) and over row 0 of x (decode). */
   private lmHead!: EncodedOp;
+  private lmHeadDecode!: EncodedOp;
   private argmaxOp!: EncodedOp;
   private invFreq: GPUBuffer;
   /** Readback slots for sampled ids: two, so a chained step can run while the last id is read. */
@@ -177,7 +192,6 @@ export class Transformer {
       h: s(C * c.intermediateSize, 'h'), // (C, F)
       ids: s(C, 'ids'), // (C) u32
       xLast: s(c.hiddenSize, 'x.last'), // (1, D)
-      xLastNorm: s(c.hiddenSize, 'x.last.norm'), // (1, D)
       logits: s(c.vocabSize, 'logits'), // (V)
       token: s(4, 'argmax'), // (1) u32
     };
@@ -244,16 +258,18 @@ export class Transformer {
     });
   }
 
-  private bindQkv(lw: LayerWeights, l: number): EncodedOp[] {
+  /** The q|k|v product(s) over xb, or (decode) over x with the input norm folded in. */
+  private bindQkv(lw: LayerWeights, l: number, decode: boolean): EncodedOp[] {
     const out = this.b.qkv;
-    const x = this.b.xb;
+    const x = decode ? this.b.x : this.b.xb;
+    const normWeight = decode ? lw.inputNorm : undefined;
     const step = this.step;
-    const ops = this.kernels.qkv;
-    if (this.qkvParts) return [ops[0].bind({ out, x, parts: this.qkvParts[l].parts, bias: this.qkvParts[l].bias, step })];
+    const ops = decode ? this.kernels.qkvNorm : this.kernels.qkv;
+    if (this.qkvParts) return [ops[0].bind({ out, x, parts: this.qkvParts[l].parts, bias: this.qkvParts[l].bias, step, normWeight })];
     return [
-      ops[0].bind({ out, x, parts: lw.q.parts, bias: lw.qBias, step }),
-      ops[1].bind({ out, x, parts: lw.k.parts, bias: lw.kBias, step }),
-      ops[2].bind({ out, x, parts: lw.v.parts, bias: lw.vBias, step }),
+      ops[0].bind({ out, x, parts: lw.q.parts, bias: lw.qBias, step, normWeight }),
+      ops[1].bind({ out, x, parts: lw.k.parts, bias: lw.kBias, step, normWeight }),
+      ops[2].bind({ out, x, parts: lw.v.parts, bias: lw.vBias, step, normWeight }),
     ];
   }
 
@@ -270,6 +286,19 @@ export class Transformer {
       k: { buffer, stride, offset: qDim },
       v: { buffer, stride, offset: qDim + kvDim },
     };
+  }
+
+  /** Decode: rmsnorm(x) · ln2 and the gate|up product(s), into h (one op when fused; else gate, up, silu). */
+  private bindMlpInDecode(lw: LayerWeights, l: number): EncodedOp[] {
+    const { mlpIn, upNorm, silu } = this.kernels;
+    const b = this.b;
+    const common = { x: b.x, step: this.step, normWeight: lw.postNorm };
+    if (this.gateUpParts) return [mlpIn.bind({ ...common, out: b.h, parts: this.gateUpParts[l] })];
+    return [
+      mlpIn.bind({ ...common, out: b.gu, parts: lw.gate.parts }),
+      upNorm!.bind({ ...common, out: b.gu, parts: lw.up.parts }),
+      silu.bind({ out: b.h, a: b.gu, b: b.gu, step: this.step }),
+    ];
   }
 
   private bindGateUp(lw: LayerWeights, l: number): EncodedOp[] {
@@ -296,7 +325,30 @@ export class Transformer {
     const l0 = w.layers[0];
     const lin = (K: number, N: number, t: { dtype: 'f32' | 'f16' | 'bf16' }, hasBias: boolean, accumulate: boolean) =>
       createLinear(this.gpu, { inFeatures: K, outFeatures: N, dtype: dt(t), hasBias, accumulate });
+    // Decode-only products (one row) reading the residual stream with the RMSNorm folded in.
+    const normed = { rmsNorm: { eps: c.rmsNormEps }, maxRows: 1, accumulate: false, inFeatures: D };
+    const qkvSplit = this.qkvParts
+      ? [{ t: l0.q, bias: l0.qBias, n: qkvDim, col: 0 }]
+      : [
+          { t: l0.q, bias: l0.qBias, n: qDim, col: 0 },
+          { t: l0.k, bias: l0.kBias, n: kvDim, col: qDim },
+          { t: l0.v, bias: l0.vBias, n: kvDim, col: qDim + kvDim },
+        ];
+    const qkvNorm = await Promise.all(
+      qkvSplit.map(({ t, bias, n, col }) =>
+        createLinear(this.gpu, { ...normed, outFeatures: n, dtype: t.dtype, hasBias: !!bias, outStride: qkvDim, colOffset: col }),
+      ),
+    );
+    const mlpIn = this.gateUpParts
+      ? await createLinear(this.gpu, { ...normed, outFeatures: F, dtype: l0.gate.dtype, hasBias: false, glu: true })
+      : await createLinear(this.gpu, { ...normed, outFeatures: F, dtype: l0.gate.dtype, hasBias: false, outStride: 2 * F });
+    const upNorm = this.gateUpParts
+      ? null
+      : await createLinear(this.gpu, { ...normed, outFeatures: F, dtype: l0.up.dtype, hasBias: false, outStride: 2 * F, colOffset: F });
     this.kernels = {
+      qkvNorm,
+      mlpIn,
+      upNorm,
       norm: await createRmsNorm(this.gpu, { dim: D, eps: c.rmsNormEps, weightDtype: 'f32' }),
       qkv: this.qkvParts
         ? [await createLinear(this.gpu, { inFeatures: D, outFeatures: qkvDim, dtype: l0.q.dtype, hasBias: !!l0.qBias, accumulate: false })]
@@ -336,16 +388,9 @@ export class Transformer {
     const embed = await createEmbedding(this.gpu, { dim: D, dtype: w.embed.dtype });
     this.embed = embed.bind({ out: b.x, ids: b.ids, parts: w.embed.parts, step: this.step });
     this.embedChained = embed.bind({ out: b.x, ids: b.token, parts: w.embed.parts, step: this.step });
-    this.finalNorm = this.kernels.norm.bind({ out: b.xLastNorm, x: b.xLast, weight: w.norm, step: this.stepOne });
-    const head = await createLinear(this.gpu, {
-      inFeatures: D,
-      outFeatures: c.vocabSize,
-      dtype: w.lmHead.dtype,
-      hasBias: false,
-      accumulate: false,
-      maxRows: 1,
-    });
-    this.lmHead = head.bind({ out: b.logits, x: b.xLastNorm, parts: w.lmHead.parts, step: this.stepOne });
+    const head = await createLinear(this.gpu, { ...normed, outFeatures: c.vocabSize, dtype: w.lmHead.dtype, hasBias: false });
+    this.lmHead = head.bind({ out: b.logits, x: b.xLast, parts: w.lmHead.parts, step: this.stepOne, normWeight: w.norm });
+    this.lmHeadDecode = head.bind({ out: b.logits, x: b.x, parts: w.lmHead.parts, step: this.stepOne, normWeight: w.norm });
     const argmax = await createArgmax(this.gpu, { n: c.vocabSize });
     const am = argmax.bind({ out: b.token, logits: b.logits });
     this.argmaxOp = { encode: (pass) => am.encode(pass) };
@@ -384,8 +429,10 @@ export class Transformer {
     const cache = { kCache: this.cache.k[l], vCache: this.cache.v[l] };
     const w = this.config.layerSlidingWindow[l] && this.config.slidingWindow ? 1 : 0;
     return {
+      qkvDecode: this.bindQkv(lw, l, true),
+      mlpInDecode: this.bindMlpInDecode(lw, l),
       norm1: k.norm.bind({ out: b.xb, x: b.x, weight: lw.inputNorm, step }),
-      qkv: this.bindQkv(lw, l),
+      qkv: this.bindQkv(lw, l, false),
       rope: ck.rope.bind({ ...this.ropeSources(), ...cache, invFreq: this.invFreq, step }),
       attnPrefill: ck.attnPrefill[w].bind({ out: b.att, q: b.q, ...cache, step }),
       attnDecode: ck.attnDecode[w].bind({ out: b.att, q: b.q, ...cache, step }),
@@ -397,13 +444,25 @@ export class Transformer {
     };
   }
 
-  /** One transformer block over `rows` tokens of the working buffers (decode when kvLen is given). */
+  /**
+   * One transformer block over `rows` tokens of the working buffers. Decode (kvLen given, one row): the
+   * norms ride in the q|k|v and gate|up products and the SwiGLU gate in gate|up (5-6 dispatches with
+   * attention's); prefill: norm, q|k|v, rope, attention, o, norm, gate|up, silu, down.
+   */
   private encodeLayer(pass: GPUComputePassEncoder, L: LayerOps, rows: number, decodeKvLen?: number): void {
+    if (decodeKvLen !== undefined) {
+      for (const op of L.qkvDecode) op.encode(pass, rows);
+      L.rope.encode(pass, rows);
+      L.attnDecode.encode(pass, decodeKvLen);
+      L.o.encode(pass, rows);
+      for (const op of L.mlpInDecode) op.encode(pass, rows);
+      L.down.encode(pass, rows);
+      return;
+    }
     L.norm1.encode(pass, rows);
     for (const op of L.qkv) op.encode(pass, rows);
     L.rope.encode(pass, rows);
-    if (decodeKvLen === undefined) L.attnPrefill.encode(pass, rows);
-    else L.attnDecode.encode(pass, decodeKvLen);
+    L.attnPrefill.encode(pass, rows);
     L.o.encode(pass, rows);
     L.norm2.encode(pass, rows);
     for (const op of L.gateUp) op.encode(pass, rows);
@@ -411,11 +470,11 @@ export class Transformer {
     L.down.encode(pass, rows);
   }
 
+  /** After a prefill: the logits (final norm folded into the LM head) and argmax of row `rowOffset` of x. */
   private encodeLogits(enc: GPUCommandEncoder, rowOffset: number, slot = 0): void {
     const D = this.config.hiddenSize;
     enc.copyBufferToBuffer(this.b.x, rowOffset * D * 4, this.b.xLast, 0, D * 4);
     const pass = enc.beginComputePass();
-    this.finalNorm.encode(pass, 1);
     this.lmHead.encode(pass, 1);
     this.argmaxOp.encode(pass, 1);
     pass.end();
@@ -662,8 +721,11 @@ export class Transformer {
     const pass = enc.beginComputePass({ timestampWrites });
     embed.encode(pass, 1);
     for (const L of layers) this.encodeLayer(pass, L, 1, pos + 1);
+    // Logits in the same pass, straight from row 0 of x (the final norm rides in the LM head).
+    this.lmHeadDecode.encode(pass, 1);
+    this.argmaxOp.encode(pass, 1);
     pass.end();
-    this.encodeLogits(enc, 0, slot);
+    enc.copyBufferToBuffer(this.b.token, 0, this.tokenRead[slot], 0, 4);
     this.gpu.device.queue.submit([enc.finish()]);
     this.length = pos + 1;
   }

@@ -71,7 +71,7 @@ export interface MatvecTuning {
   threads?: number;
   /** Weight rows per group (FPG; 1..8, even with glu). */
   rows?: number;
-  /** Reduce through subgroups (default: when the device has them and the subgroup_id builtin). */
+  /** Reduce through subgroups (default: when the device has them and the subgroup_id builtin, unless a CPU adapter). */
   subgroups?: boolean;
 }
 
@@ -159,7 +159,8 @@ export function matvecLayout(gpu: Gpu, k: number, dtype: WeightDtype, glu: boole
   if (!pow2(wg) || wg > gpu.limits.maxComputeInvocationsPerWorkgroup || wg > 256) throw new RangeError(`${what}: workgroup size ${wg} is not a power of two <= 256 this device allows`);
   if (!pow2(threads) || threads < 4 || threads > wg) throw new RangeError(`${what}: threads must be a power of two in [4, ${wg}], got ${threads}`);
   if (!Number.isInteger(rows) || rows < 1 || rows > MAX_FPG || (glu && rows % 2 !== 0)) throw new RangeError(`${what}: rows must be ${glu ? 'even and ' : ''}in 1..${MAX_FPG}, got ${rows}`);
-  const subgroups = t.subgroups ?? matvecSubgroupsAvailable(gpu);
+  // A CPU adapter gains nothing from subgroups (SwiftShader runs this kernel ~2x slower with them).
+  const subgroups = t.subgroups ?? (matvecSubgroupsAvailable(gpu) && !gpu.adapter.isFallbackAdapter);
   if (subgroups && !matvecSubgroupsAvailable(gpu)) throw new RangeError(`${what}: subgroups requested, but this device lacks them or the subgroup_id builtin`);
   const unitsPerThread = Math.ceil(units / threads);
   const batch = Math.max(1, Math.min(unitsPerThread, Math.floor(MAX_LOADS / rows)));
