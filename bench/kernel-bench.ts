@@ -10,10 +10,14 @@ import { type Args, str } from '../src/cli/args';
 import { createStorage } from '../src/gpu/kernel';
 import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
-import { createLinear, MATMUL_LARGE, type MatmulTile } from '../src/gpu/ops/linear';
+import { createLinear, MATMUL_LARGE, matvecLayout, matvecSubgroupsAvailable, type MatmulTile, type MatvecTuning } from '../src/gpu/ops/linear';
+import { createRmsNorm } from '../src/gpu/ops/rmsnorm';
 import { createSiluMul } from '../src/gpu/ops/silu-mul';
 import { createStep } from '../src/gpu/step';
+import { Transformer } from '../src/model/forward';
+import { createMatvecV3 } from './baseline/matvec-v3';
 import { median, passDurationsNs } from './gpu-timing';
+import { randomWeights, SHAPES } from './random-model';
 
 interface Row {
   kernel: string;
@@ -45,11 +49,35 @@ async function timePass(gpu: Gpu, encode: (pass: GPUComputePassEncoder) => void)
   return (await passDurationsNs(gpu, qs, 1))[0];
 }
 
-/** Median over `trials` passes of `reps` calls each: microseconds per call. */
+// Dawn quantizes GPU timestamps to 65.536 µs unless its timestamp_quantization toggle is off (all v1-v3 kernel
+// numbers were multiples of 65.536 µs / reps). Each timed pass is therefore made at least TARGET_PASS_NS long,
+// so the quantum costs under 2% of it.
+const TIMESTAMP_QUANTUM_NS = 65_536;
+const TARGET_PASS_NS = 4e6;
+const MAX_REPS = 4096;
+let quantizedOnly = true; // every pass measured so far was a whole number of quanta
+
+/**
+ * Median over `trials` passes of repeated calls: microseconds per call. `reps` is the first guess of calls per
+ * pass; it grows until a pass lasts TARGET_PASS_NS.
+ */
 async function usPerCall(gpu: Gpu, reps: number, call: (pass: GPUComputePassEncoder, i: number) => void, trials = 5): Promise<number> {
-  await timePass(gpu, (p) => call(p, 0));
+  const pass = (n: number) => timePass(gpu, (p) => {
+    for (let i = 0; i < n; i++) call(p, i);
+  });
+  await pass(1);
+  let n = reps;
+  for (;;) {
+    const ns = await pass(n);
+    if (ns >= TARGET_PASS_NS || n >= MAX_REPS || !gpu.hasTimestamps) break;
+    n = Math.min(MAX_REPS, ns > 0 ? Math.ceil(((n * TARGET_PASS_NS) / ns) * 1.1) : n * 8);
+  }
   const xs: number[] = [];
-  for (let t = 0; t < trials; t++) xs.push((await timePass(gpu, (p) => { for (let i = 0; i < reps; i++) call(p, i); })) / reps / 1000);
+  for (let t = 0; t < trials; t++) {
+    const ns = await pass(n);
+    if (ns % TIMESTAMP_QUANTUM_NS !== 0) quantizedOnly = false;
+    xs.push(ns / n / 1000);
+  }
   return median(xs);
 }
 
@@ -75,24 +103,160 @@ export async function runKernelBench(args: Args): Promise<number> {
   const step1 = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 });
   // --small: tiny shapes, to smoke-test this script on a CPU adapter.
   const small = args.small === true;
-  const matvecShapes = small ? [[256, 128]] : [[2048, 2048], [8192, 2048], [2048, 8192], [128256, 2048]];
   const contexts = small ? [256] : [1024, 8192, 32768, 131072];
   const mm = small ? [128, 128, 64] : [8192, 8192, 2048];
 
-  // 1. Decode matvec: bytes of W per call over time, by threads per feature (TPF).
-  for (const [n, k] of matvecShapes) {
+  // 1. Decode matvec (Llama-3.2-1B shapes, N x K): the v3 kernel (bench/baseline) against the current one,
+  //    auto layout and alternatives. Bytes of W per call over time.
+  const D = small ? 256 : 2048;
+  const F = small ? 512 : 8192;
+  const V = small ? 1000 : 128256;
+  const matvecShapes: [string, number, number][] = [
+    ['o', D, D],
+    ['qkv', D + 2 * (D / 4), D],
+    ['down', D, F],
+    ['gate|up', 2 * F, D],
+    ['lm head', V, D],
+  ];
+  const sweep: Record<string, MatvecTuning[]> = {
+    k2048: [{ threads: 64, rows: 2 }, { threads: 128, rows: 8 }, { threads: 256, rows: 8 }, { wg: 128 }, { subgroups: false }],
+    k8192: [{ threads: 256, rows: 2 }, { threads: 128, rows: 4 }, { threads: 256, rows: 8 }, { subgroups: false }],
+  };
+  const copiesFor = (bytes: number) => (small ? 2 : Math.max(1, Math.min(16, Math.ceil((256 * 2 ** 20) / bytes))));
+  for (const [label, n, k] of matvecShapes) {
     const bytes = n * k * 2;
-    const copies = small ? 2 : Math.max(1, Math.min(16, Math.ceil((256 * 2 ** 20) / bytes)));
+    const copies = copiesFor(bytes);
     const ws = await randomBuffers(gpu, bytes, copies);
     const x = (await randomBuffers(gpu, 8 * k * 4, 1))[0];
     const out = createStorage(gpu, n * 4 * 8);
-    for (const tpf of [undefined, 32, 64, 128, 256]) {
-      const op = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'bf16', hasBias: false, accumulate: false, maxRows: 1, matvec: tpf ? { threads: tpf } : undefined });
+    const name = `${label} ${n}x${k}`;
+    const v3 = await createMatvecV3(gpu, { k, n });
+    const v3Bound = ws.map((w) => v3.bind({ out, x, w, step: step1 }));
+    const us3 = await usPerCall(gpu, 4 * copies, (p, i) => v3Bound[i % copies].encode(p, 1));
+    log({ kernel: 'matvec bf16 v3', variant: `${name} tpf=${v3.tpf}`, usPerCall: us3, gbps: bytes / us3 / 1e3 });
+    const layouts: (MatvecTuning | undefined)[] = [undefined, ...(label === 'lm head' ? [] : (sweep[k > 4096 ? 'k8192' : 'k2048'] ?? []))];
+    for (const t of layouts) {
+      if (t?.subgroups === false && !matvecSubgroupsAvailable(gpu)) continue;
+      const op = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'bf16', hasBias: false, accumulate: false, maxRows: 1, matvec: t });
+      const l = matvecLayout(gpu, k, 'bf16', false, t);
       const bound = ws.map((w) => op.bind({ out, x, parts: [{ buffer: w, rowStart: 0, rowCount: n }], step: step1 }));
       const us = await usPerCall(gpu, 4 * copies, (p, i) => bound[i % copies].encode(p, 1));
-      log({ kernel: 'matvec bf16', variant: `${n}x${k} tpf=${tpf ?? 'auto'}`, usPerCall: us, gbps: bytes / us / 1e3 });
+      const desc = `wg=${l.wg} tpf=${l.threads} rows=${l.rows} upt=${l.unitsPerThread} sg=${l.subgroups ? 1 : 0}`;
+      log({ kernel: 'matvec bf16', variant: `${name} ${t ? '' : 'auto '}${desc}`, usPerCall: us, gbps: bytes / us / 1e3 });
     }
     ws.forEach((w) => w.destroy());
+  }
+
+  // 1b. Decode fusions, old sequence vs new, per Llama-3.2-1B layer (weights rotate over copies):
+  //   attention input: rmsnorm + q|k|v (v3 kernel)              vs  q|k|v with the norm folded in
+  //   MLP: rmsnorm + gate|up (v3) + silu_mul + down (v3)        vs  gate|up with norm and SwiGLU folded + down
+  //   logits: rmsnorm + LM head (v3)                            vs  LM head with the norm folded in
+  //   layer matrices: all of the above per layer (7 dispatches) vs (4 dispatches), without rope/attention
+  {
+    const qkvN = D + 2 * (D / 4);
+    const sizes = { qkv: qkvN * D * 2, o: D * D * 2, gu: 2 * F * D * 2, down: D * F * 2 };
+    const layerBytes = sizes.qkv + sizes.o + sizes.gu + sizes.down;
+    const copies = small ? 2 : Math.max(2, Math.ceil((192 * 2 ** 20) / layerBytes));
+    const w = {
+      qkv: await randomBuffers(gpu, sizes.qkv, copies),
+      o: await randomBuffers(gpu, sizes.o, copies),
+      gu: await randomBuffers(gpu, sizes.gu, copies),
+      down: await randomBuffers(gpu, sizes.down, copies),
+    };
+    const [x, xb, normW, qkv, att, gu, h] = await randomBuffers(gpu, Math.max(2 * F, qkvN) * 4, 7);
+    const norm = await createRmsNorm(gpu, { dim: D, eps: 1e-5, weightDtype: 'f32' });
+    const silu = await createSiluMul(gpu, { features: F, inStride: 2 * F, bOffset: F });
+    const v3 = {
+      qkv: await createMatvecV3(gpu, { k: D, n: qkvN }),
+      o: await createMatvecV3(gpu, { k: D, n: D, accumulate: true }),
+      gu: await createMatvecV3(gpu, { k: D, n: 2 * F }),
+      down: await createMatvecV3(gpu, { k: F, n: D, accumulate: true }),
+    };
+    const normed = { rmsNorm: { eps: 1e-5 }, maxRows: 1, accumulate: false, inFeatures: D, dtype: 'bf16' as const, hasBias: false };
+    const v4 = {
+      qkv: await createLinear(gpu, { ...normed, outFeatures: qkvN }),
+      o: await createLinear(gpu, { inFeatures: D, outFeatures: D, dtype: 'bf16', hasBias: false, accumulate: true, maxRows: 1 }),
+      gu: await createLinear(gpu, { ...normed, outFeatures: F, glu: true }),
+      down: await createLinear(gpu, { inFeatures: F, outFeatures: D, dtype: 'bf16', hasBias: false, accumulate: true, maxRows: 1 }),
+    };
+    const part = (buffer: GPUBuffer, rowCount: number) => [{ buffer, rowStart: 0, rowCount }];
+    const norm1 = norm.bind({ out: xb, x, weight: normW, step: step1 });
+    const siluOp = silu.bind({ out: h, a: gu, b: gu, step: step1 });
+    const old = Array.from({ length: copies }, (_, i) => ({
+      qkv: v3.qkv.bind({ out: qkv, x: xb, w: w.qkv[i], step: step1 }),
+      o: v3.o.bind({ out: x, x: att, w: w.o[i], step: step1 }),
+      gu: v3.gu.bind({ out: gu, x: xb, w: w.gu[i], step: step1 }),
+      down: v3.down.bind({ out: x, x: h, w: w.down[i], step: step1 }),
+    }));
+    const cur = Array.from({ length: copies }, (_, i) => ({
+      qkv: v4.qkv.bind({ out: qkv, x, parts: part(w.qkv[i], qkvN), step: step1, normWeight: normW }),
+      o: v4.o.bind({ out: x, x: att, parts: part(w.o[i], D), step: step1 }),
+      gu: v4.gu.bind({ out: h, x, parts: part(w.gu[i], 2 * F), step: step1, normWeight: normW }),
+      down: v4.down.bind({ out: x, x: h, parts: part(w.down[i], D), step: step1 }),
+    }));
+    const seqs: [string, number, (p: GPUComputePassEncoder, i: number) => void, (p: GPUComputePassEncoder, i: number) => void][] = [
+      [
+        'attn input (norm + q|k|v)',
+        sizes.qkv,
+        (p, i) => (norm1.encode(p, 1), old[i % copies].qkv.encode(p, 1)),
+        (p, i) => cur[i % copies].qkv.encode(p, 1),
+      ],
+      [
+        'MLP (norm + gate|up + silu + down)',
+        sizes.gu + sizes.down,
+        (p, i) => {
+          const o = old[i % copies];
+          norm1.encode(p, 1);
+          o.gu.encode(p, 1);
+          siluOp.encode(p, 1);
+          o.down.encode(p, 1);
+        },
+        (p, i) => (cur[i % copies].gu.encode(p, 1), cur[i % copies].down.encode(p, 1)),
+      ],
+      [
+        'layer matrices (no rope/attention)',
+        layerBytes,
+        (p, i) => {
+          const o = old[i % copies];
+          norm1.encode(p, 1);
+          o.qkv.encode(p, 1);
+          o.o.encode(p, 1);
+          norm1.encode(p, 1);
+          o.gu.encode(p, 1);
+          siluOp.encode(p, 1);
+          o.down.encode(p, 1);
+        },
+        (p, i) => {
+          const c = cur[i % copies];
+          c.qkv.encode(p, 1);
+          c.o.encode(p, 1);
+          c.gu.encode(p, 1);
+          c.down.encode(p, 1);
+        },
+      ],
+    ];
+    for (const [label, bytes, before, after] of seqs) {
+      const usOld = await usPerCall(gpu, 4 * copies, before);
+      const usNew = await usPerCall(gpu, 4 * copies, after);
+      log({ kernel: 'decode fusion', variant: `${label} v3`, usPerCall: usOld, gbps: bytes / usOld / 1e3 });
+      log({ kernel: 'decode fusion', variant: `${label} v4`, usPerCall: usNew, gbps: bytes / usNew / 1e3 });
+    }
+    for (const b of [...w.qkv, ...w.o, ...w.gu, ...w.down]) b.destroy();
+
+    // Logits: one LM head, so rotate over a few copies only when they fit comfortably.
+    const headBytes = V * D * 2;
+    const headCopies = small ? 2 : 1;
+    const heads = await randomBuffers(gpu, headBytes, headCopies);
+    const logits = createStorage(gpu, V * 4);
+    const headOld = await createMatvecV3(gpu, { k: D, n: V });
+    const headNew = await createLinear(gpu, { ...normed, outFeatures: V });
+    const ho = heads.map((hw) => headOld.bind({ out: logits, x: xb, w: hw, step: step1 }));
+    const hn = heads.map((hw) => headNew.bind({ out: logits, x, parts: part(hw, V), step: step1, normWeight: normW }));
+    const usOld = await usPerCall(gpu, 8, (p, i) => (norm1.encode(p, 1), ho[i % headCopies].encode(p, 1)));
+    const usNew = await usPerCall(gpu, 8, (p, i) => hn[i % headCopies].encode(p, 1));
+    log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v3', usPerCall: usOld, gbps: headBytes / usOld / 1e3 });
+    log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v4', usPerCall: usNew, gbps: headBytes / usNew / 1e3 });
+    heads.forEach((hw) => hw.destroy());
   }
 
   // 2. Per-dispatch cost: a tiny elementwise kernel, many times in one pass.
@@ -142,13 +306,69 @@ export async function runKernelBench(args: Args): Promise<number> {
     }
   }
 
+  // 5. Decode step profile (skip with --profile false): Llama-3.2-1B with random bf16 weights, f16 cache, at two
+  //    contexts. The whole step (timestamps, mean over steps) against each of its dispatch groups (one op kind
+  //    for all layers, Transformer.decodeProfileGroups) repeated: per-group cost in the step's own buffers.
+  if (str(args, 'profile', 'true') !== 'false') {
+    const config = SHAPES[small ? 'tiny' : 'llama-3.2-1b'];
+    const weights = await randomWeights(gpu, config, 'bf16');
+    const model = await Transformer.create(gpu, config, weights, { chunk: 256, kvF16: true });
+    for (const ctx of small ? [256] : [1024, 8192]) {
+      await model.reserve(ctx + 16);
+      await model.fillRandomContext(ctx);
+      // Clocks up first (an idle H200 sits at 345 MHz): chained steps, each rewound.
+      let slot = 0;
+      const t0 = performance.now();
+      do {
+        await model.decodeChained(slot ^ 1);
+        await model.readArgmax(slot);
+        slot ^= 1;
+        model.rewind(1);
+      } while (performance.now() - t0 < (small ? 0 : 1500));
+      await model.readArgmax(slot);
+      const steps = small ? 4 : 64;
+      if (gpu.hasTimestamps) {
+        const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 2 * steps });
+        for (let i = 0; i < steps; i++) {
+          await model.decode(1, { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+          await model.readArgmax();
+          model.rewind(1);
+        }
+        // Mean, not median: single passes are quantized to 65.5 µs and the mean over random phases is not.
+        const ns = await passDurationsNs(gpu, qs, steps);
+        log({ kernel: `decode step ctx ${ctx}`, variant: 'whole step (one pass, mean)', usPerCall: ns.reduce((x, y) => x + y, 0) / steps / 1e3 });
+      }
+      await model.decode(1);
+      await model.readArgmax();
+      const groups = model.decodeProfileGroups();
+      let sum = 0;
+      for (const g of groups) {
+        const us = await usPerCall(gpu, 4, (p) => g.encode(p));
+        sum += us;
+        const perLayer = ['embed', 'logits (+ norm)', 'argmax'].includes(g.name) ? '' : ` (${(us / config.nLayers).toFixed(2)} µs/layer)`;
+        log({ kernel: `decode step ctx ${ctx}`, variant: `${g.name}${perLayer}`, usPerCall: us });
+      }
+      log({ kernel: `decode step ctx ${ctx}`, variant: 'sum of the groups', usPerCall: sum });
+      const all = await usPerCall(gpu, 2, (p) => groups.forEach((g) => g.encode(p)));
+      log({ kernel: `decode step ctx ${ctx}`, variant: 'all groups in order (no host, no readback)', usPerCall: all });
+      model.rewind(1);
+    }
+    model.destroy();
+    weights.destroy();
+  }
+
   console.log('| kernel | variant | µs/call | GB/s | TFLOP/s |');
   console.log('|---|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.kernel} | ${r.variant} | ${r.usPerCall.toFixed(2)} | ${r.gbps?.toFixed(0) ?? ''} | ${r.tflops?.toFixed(2) ?? ''} |`);
   const dir = str(args, 'out', 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/kernels-${(gpu.adapter.architecture || gpu.adapter.vendor || 'gpu').replace(/[^\w.-]/g, '_')}.json`;
-  writeFileSync(file, JSON.stringify({ bench: 'kernels', adapter: gpu.adapter, timestamps: gpu.hasTimestamps, date: new Date().toISOString(), rows }, null, 2));
+  const quantized = gpu.hasTimestamps && quantizedOnly;
+  if (quantized) console.log(`note: every pass time was a multiple of ${TIMESTAMP_QUANTUM_NS} ns (Dawn timestamp quantization); passes were sized to >= ${TARGET_PASS_NS / 1e6} ms`);
+  writeFileSync(
+    file,
+    JSON.stringify({ bench: 'kernels', adapter: gpu.adapter, timestamps: gpu.hasTimestamps, quantizedTimestamps: quantized, date: new Date().toISOString(), rows }, null, 2),
+  );
   console.log(`wrote ${file}`);
   return 0;
 }

@@ -133,8 +133,9 @@ fn dot_unit(w: vec4<u32>, x: Xu) -> f32 {
   return dot(widen2(w.x, DTYPE), x.a.xy);
 }
 
-// The group totals of each value, returned to every invocation. Call from uniform control flow.
-// sg_width: the subgroup width when reducing through subgroups, else 0 (workgroup-uniform).
+// The group totals of each value; valid in invocation j = 0 of the group (the one that writes the outputs).
+// sg_width: the subgroup width when reducing through subgroups, else 0 (workgroup-uniform). Call from
+// uniform control flow.
 fn group_totals(vals: array<f32, MAX_NV>, g: u32, j: u32, sg_width: u32, lanes: Lanes) -> array<f32, MAX_NV> {
   var t: array<f32, MAX_NV>;
   if (sg_width > 0u) {
@@ -149,12 +150,15 @@ fn group_totals(vals: array<f32, MAX_NV>, g: u32, j: u32, sg_width: u32, lanes: 
         }
       }
       workgroupBarrier();
-      for (var v = 0u; v < NV; v++) {
-        var s = 0.0;
-        for (var i = 0u; i < nsub; i++) {
-          s += red[(g * nsub + i) * NV + v];
+      // The group's subgroups in subgroup order (a fixed summation order).
+      if (j == 0u) {
+        for (var v = 0u; v < NV; v++) {
+          var s = 0.0;
+          for (var i = 0u; i < nsub; i++) {
+            s += red[(g * nsub + i) * NV + v];
+          }
+          t[v] = s;
         }
-        t[v] = s;
       }
     }
     return t;
@@ -187,8 +191,10 @@ fn group_totals(vals: array<f32, MAX_NV>, g: u32, j: u32, sg_width: u32, lanes: 
     src = dst;
     dst = tmp;
   }
-  for (var v = 0u; v < NV; v++) {
-    t[v] = red[src + g * NV + v];
+  if (j == 0u) {
+    for (var v = 0u; v < NV; v++) {
+      t[v] = red[src + g * NV + v];
+    }
   }
   return t;
 }

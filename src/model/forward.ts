@@ -693,6 +693,35 @@ export class Transformer {
     ops[l].attnDecode.encode(pass, this.length);
   }
 
+  /**
+   * Benchmarks: the decode step's dispatches grouped by kind, each group encoding that op for every layer as
+   * the last decode step ran it (same buffers, same Step uniform), in the step's order; the groups together
+   * are one decode step. Timing each group repeated shows where a step's GPU time goes.
+   */
+  decodeProfileGroups(): { name: string; encode(pass: GPUComputePassEncoder): void }[] {
+    const ops = this.compressed ? this.compressed.ops : this.layers;
+    const kvLen = this.length;
+    const each = (f: (L: LayerOps) => void) => () => ops.forEach(f);
+    const groups: [string, () => void][] = [];
+    let pass!: GPUComputePassEncoder;
+    groups.push(['embed', () => this.embed.encode(pass, 1)]);
+    groups.push(['q|k|v (+ norm)', each((L) => L.qkvDecode.forEach((op) => op.encode(pass, 1)))]);
+    groups.push(['rope', each((L) => L.rope.encode(pass, 1))]);
+    groups.push(['attention', each((L) => L.attnDecode.encode(pass, kvLen))]);
+    groups.push(['o', each((L) => L.o.encode(pass, 1))]);
+    groups.push(['gate|up (+ norm, silu)', each((L) => L.mlpInDecode.forEach((op) => op.encode(pass, 1)))]);
+    groups.push(['down', each((L) => L.down.encode(pass, 1))]);
+    groups.push(['logits (+ norm)', () => this.lmHeadDecode.encode(pass, 1)]);
+    groups.push(['argmax', () => this.argmaxOp.encode(pass, 1)]);
+    return groups.map(([name, run]) => ({
+      name,
+      encode(p: GPUComputePassEncoder) {
+        pass = p;
+        run();
+      },
+    }));
+  }
+
   /** The compressed layers' reports (null when the cache is not compressed). */
   compressedLayers(): readonly CompressedLayer[] | null {
     return this.compressed?.layers ?? null;
