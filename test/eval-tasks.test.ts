@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadHaystack } from '../src/eval/node';
 import { documentOf, generateSuite, makeTask, normalizeAnswer, Rng, TASKS, userContent } from '../src/eval/tasks';
 import { EVAL_WORDS } from '../src/eval/words';
-import { accuracyTable } from '../bench/eval';
+import { accuracyTable, agreementText, compareAnswers, orderItems, referenceItems, roundRobin, type ReferenceItem } from '../bench/eval';
 
 const hay = loadHaystack();
 // A stand-in token counter (about 3.3 characters a token) so suites can be sized without a model.
@@ -71,5 +71,46 @@ describe('evaluation suite generator', () => {
     ]);
     expect(t.cells.vt[4096]).toBe(0.5);
     expect(t.average[4096]).toBe(0.75);
+  });
+
+  it("orders items round robin over the cells, a reference's items first", () => {
+    const suite = generateSuite(hay, { seed: 5, lengths: [4096, 16384], tasks: ['niah_single', 'vt'], perCell: 2, countTokens });
+    expect(roundRobin(suite.items).map((i) => i.id)).toEqual([
+      'niah_single-4096-0', 'vt-4096-0', 'niah_single-16384-0', 'vt-16384-0',
+      'niah_single-4096-1', 'vt-4096-1', 'niah_single-16384-1', 'vt-16384-1',
+    ]);
+    const ref = [{ id: 'vt-16384-1', answer: 'x' }, { id: 'niah_single-4096-1', answer: 'y' }];
+    expect(orderItems(suite.items, ref).map((i) => i.id).slice(0, 3)).toEqual(['vt-16384-1', 'niah_single-4096-1', 'niah_single-4096-0']);
+  });
+
+  it("rebuilds a reference's items from the specs it carries", () => {
+    const suite = generateSuite(hay, { seed: 6, lengths: [4096], tasks: ['niah_multivalue'], perCell: 1, countTokens });
+    const it0 = suite.items[0];
+    const ref: ReferenceItem[] = [{ ...it0, answer: 'whatever', expected: it0.answer, tokens: [1, 2] }];
+    expect(referenceItems(ref)).toEqual([it0]);
+    expect(() => referenceItems([{ id: 'vt-4096-0', answer: 'x' }])).toThrow(/--suite/);
+  });
+
+  it('compares greedy answers with a reference (token ids without the end-of-turn id)', () => {
+    const ours = [
+      { id: 'a-4096-0', length: 4096, answer: '123', tokens: [7, 8, 9], promptTokens: 4000 },
+      { id: 'b-4096-0', length: 4096, answer: '456', tokens: [10], promptTokens: 4001 },
+      { id: 'c-16384-0', length: 16384, answer: 'x', tokens: [11], promptTokens: 16000 },
+      { id: 'd-16384-0', length: 16384, answer: 'y', tokens: [12], promptTokens: 16000 },
+    ];
+    const ref: ReferenceItem[] = [
+      { id: 'a-4096-0', answer: '123', tokens: [7, 8, 9, 6], promptTokens: 4000 },
+      { id: 'b-4096-0', answer: '457', tokens: [13, 6], promptTokens: 4002 },
+      { id: 'c-16384-0', answer: 'x ', tokens: [11], promptTokens: 16000 },
+    ];
+    const a = compareAnswers(ours, ref, [6, 2]);
+    expect(a.compared).toBe(3);
+    expect(a.sameAnswer).toBe(2);
+    expect(a.sameTokens).toBe(2);
+    expect(a.samePromptTokens).toBe(2);
+    expect(a.byLength).toEqual({ 4096: [2, 1], 16384: [1, 1] });
+    expect(a.disagreements.map((d) => d.id)).toEqual(['b-4096-0']);
+    expect(agreementText(a)).toContain('2/3 same greedy answer');
+    expect(agreementText(a)).toContain('prompt 4001 vs 4002 tokens');
   });
 });
