@@ -17,6 +17,46 @@ SOURCES = """| file | source package (version) | what | licence |
 | linuxdoc | Debian `linux-doc-6.1` 6.1.192-3 | Linux kernel documentation (reST) | GPL-2 |"""
 
 
+def lengths_text(table):
+    return ', '.join(f'{L // 1024 if L >= 1024 else L}{"K" if L >= 1024 else ""}' for L in map(int, table))
+
+
+def curriculum_text(curriculum):
+    return '; '.join(f"{s:.2f}: " + lengths_text(t) for s, t in curriculum)
+
+
+def stage_text(tl, last, device_seconds):
+    steps = tl.get('steps_by_len')
+    return (f"{tl['steps']} steps, {tl['tokens'] / 1e6:.0f}M tokens, {tl['seconds'] / 60:.1f} minutes on one {tl['device']}\n"
+            f"(bf16 autocast, PyTorch SDPA attention, AdamW lr {tl['lr']} with {tl.get('warmup', 150)} warm-up steps and a cosine decay "
+            f"to a tenth over the\nwall-clock budget, {tl['tokens_per_batch']} tokens per batch). Loss: mean next-token loss on text +\n"
+            f"mean loss on answer tokens. Length curriculum over the run (share of the run: sequence lengths):\n"
+            f"{curriculum_text(tl['curriculum'])}.\n"
+            + (f"Task weights {', '.join(f'{k} {v:g}' for k, v in tl['task_weights'].items())}; {int(100 * tl['lm_share'])}% plain-text rows.\n"
+               if tl.get('recipe') not in (None, 'scratch') else '')
+            + (f"Steps per sequence length: {', '.join(f'{lengths_text([L])} {n}' for L, n in steps.items())}.\n" if steps else '')
+            + f"Last logged: text loss {last.get('lm')}, answer loss {last.get('ans')}, answer token accuracy {last.get('ans_acc')}."
+            + (f"\nDevice time for the run (start, training, export, evaluation): about {device_seconds / 60:.0f} minutes." if device_seconds else ''))
+
+
+def training_text(tl, last, device_seconds):
+    if not tl.get('init_hf'):
+        return stage_text(tl, last, device_seconds)
+    prior = tl.get('prior_training') or '(not recorded)'
+    return (f"Two runs. The first, from scratch:\n\n{prior}\n\nThe second continued from those weights (the exported bf16 "
+            f"folder, fresh optimizer) with the '{tl.get('recipe')}' recipe of tools/train/train.py, aimed at the long contexts:\n"
+            + stage_text(tl, last, device_seconds))
+
+
+def limits_text(items):
+    by_len = {}
+    for r in items:
+        by_len.setdefault(r['length'], []).append(bool(r['correct']))
+    weak = [f'{L // 1024}K {100 * sum(v) / len(v):.0f}%' for L, v in sorted(by_len.items()) if L >= 65536]
+    return ('* Retrieval weakens at the longest contexts' + (f" (exact match in the sample above: {', '.join(weak)})" if weak else '')
+            + ': a wrong or\n  garbled number is the typical error. Listing several values (multi-value) may repeat items.')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default='public/models/default')
@@ -31,11 +71,15 @@ def main():
     size = sum(os.path.getsize(os.path.join(a.model, f)) for f in os.listdir(a.model) if f.endswith('.safetensors'))
     last = tl['log'][-1] if tl['log'] else {}
     n_items = len(ev.get('items', []))
+    limits = limits_text(ev.get('items', []))
+    training = training_text(tl, last, a.device_seconds)
     engine = ''
     if a.engine_eval:
         ee = json.load(open(a.engine_eval))
         engine = (f"\nWith this project's WebGPU engine (`npm run eval`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
-                  f"{len(ee['items'])} items): averages " + ', '.join(f"{int(L) // 1024}K {100 * v:.1f}%" for L, v in ee['average'].items()) + '.\n')
+                  f"{len(ee['items'])} items): averages " + ', '.join(f"{int(L) // 1024}K {100 * v:.1f}%" for L, v in ee['average'].items())
+                  + (f"; the same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items"
+                     if ee.get('agreement') else '') + '.\n')
     card = f"""---
 license: other
 language: en
@@ -72,13 +116,7 @@ several keys, several values per key, several questions at once, pass keys, vari
 "word of the day" is stated most often). {int(100 * tl['lm_share'])}% of rows are plain corpus text.
 
 ## Training
-{tl['steps']} steps, {tl['tokens'] / 1e6:.0f}M tokens, {tl['seconds'] / 60:.1f} minutes on one {tl['device']}
-(bf16 autocast, PyTorch SDPA attention, AdamW lr {tl['lr']} with warm-up and a cosine decay over the
-wall-clock budget, {tl['tokens_per_batch']} tokens per batch). Loss: mean next-token loss on text +
-mean loss on answer tokens. Length curriculum over the run (share of the run: sequence lengths):
-{'; '.join(f"{s:.2f}: " + ', '.join(f'{L // 1024 if L >= 1024 else L}{"K" if L >= 1024 else ""}' for L in map(int, t)) for s, t in tl['curriculum'])}.
-Last logged: text loss {last.get('lm')}, answer loss {last.get('ans')}, answer token accuracy {last.get('ans_acc')}.
-{f"Device time for the run (start, training, export, evaluation): about {a.device_seconds / 60:.0f} minutes." if a.device_seconds else ''}
+{training}
 
 ## Evaluation
 Held-out perplexity (transformers, 2048-token windows, {ev.get('heldout_tokens', 0):,} tokens of held-out
@@ -101,8 +139,7 @@ from bf16 rounding; argmax agreement {ev.get('parity_argmax_agree', float('nan')
   generalises poorly to other phrasings; free-form answers are not to be trusted.
 * English, ASCII text; 4096-token vocabulary (long inputs cost ~1 token per 3.3 characters).
 * Do not use it for facts about the world: it knows little beyond its small corpus.
-* Reliable retrieval only up to about 32K tokens; at 64K-128K it often copies a wrong or garbled number
-  (too few long-sequence steps in a 6-minute run). Listing several values (multi-value) repeats items.
+{limits}
 """
     with open(os.path.join(a.model, 'README.md'), 'w') as f:
         f.write(card)

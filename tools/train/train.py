@@ -149,7 +149,7 @@ def pick_attention(mode, lengths, tokens_per_batch, heads, head_dim):
         return ATTN_BACKENDS, 'attention: cudnn (forced)'
 
     def run(backend, q, k, v, g):
-        q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
+        q, k, v = (t.detach().requires_grad_() for t in (q, k, v))  # detach keeps the strides
         with sdpa_kernel([backend]):
             o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         o.backward(g)
@@ -168,7 +168,10 @@ def pick_attention(mode, lengths, tokens_per_batch, heads, head_dim):
         worst, args = 0.0, None
         for L in sorted(set(lengths)):
             B = max(1, tokens_per_batch // L)
-            args = [torch.randn(B, heads, L, head_dim, device='cuda', dtype=torch.bfloat16, generator=gen) for _ in range(4)]
+            # the model's layouts: q and the output gradient are (B, L, H, d) in memory, K/V (repeated) contiguous
+            q, g = (torch.randn(B, L, heads, head_dim, device='cuda', dtype=torch.bfloat16, generator=gen).transpose(1, 2) for _ in range(2))
+            k, v = (torch.randn(B, heads, L, head_dim, device='cuda', dtype=torch.bfloat16, generator=gen) for _ in range(2))
+            args = [q, k, v, g]
             ref = run(SDPBackend.FLASH_ATTENTION, *args)
             got = run(cudnn, *args)
             for a, b in zip(got, ref):
