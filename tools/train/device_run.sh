@@ -21,7 +21,7 @@ MINUTES=${MINUTES:-7.5}
 DEADLINE=${DEADLINE:-565}
 EVAL_RESERVE=${EVAL_RESERVE:-75}
 EVAL_SECONDS=${EVAL_SECONDS:-150}
-TRAIN_ARGS=${TRAIN_ARGS-"--init-hf public/models/default --curriculum long"}
+TRAIN_ARGS=${TRAIN_ARGS-"--init-hf public/models/default --curriculum long --log-every 50"}
 RUN=/tmp/run
 mkdir -p "$OUT" "$RUN"
 elapsed() { echo $(( $(date +%s) - START )); }
