@@ -11,6 +11,7 @@ import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
+import { sweepFull, sweepRdkv, type SweepRow } from './attention-sweep';
 import { median, passDurationsNs } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
@@ -74,6 +75,9 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const policies = str(args, 'policies', POLICIES.join(',')).split(',') as CachePolicy[];
   // Contexts whose K/V are random values instead of a real prefill: decode speed at any length in
   // seconds (decode cost does not depend on the values); their peak memory is not a prefill's.
+  // --sweep: also time the decode attention kernels over launch shapes (attention-sweep.ts) at these contexts
+  const sweepAt = new Set(str(args, 'sweep', '').split(',').filter(Boolean).map(Number));
+  const sweep: SweepRow[] = [];
   const synthetic = new Set(str(args, 'synthetic', '').split(',').filter(Boolean).map(Number));
   const gpu = await acquireGpu();
   console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
@@ -84,6 +88,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const rows: Row[] = [];
 
   for (const ctx of contexts) {
+    if (sweepAt.has(ctx)) sweep.push(...(await sweepFull(gpu, config, ctx)));
     const ids = Array.from({ length: ctx }, () => Math.floor(random() * config.vocabSize));
     for (const policy of policies) {
       if (ctx >= 65536 && !longPolicies.includes(policy)) continue;
@@ -138,6 +143,8 @@ export async function runRdkvBench(args: Args): Promise<number> {
       };
       rows.push(row);
       console.error(JSON.stringify(row));
+      const compressed = model.compressedLayers();
+      if (sweepAt.has(ctx) && compressed) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
     }
   }
 
@@ -153,6 +160,16 @@ export async function runRdkvBench(args: Args): Promise<number> {
         `${((100 * speedup) / ideal).toFixed(0)} | ${(r.cacheBytes / 2 ** 20).toFixed(1)} | ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} |`,
     );
   }
+  if (sweep.length) {
+    console.log('\n| sweep | context | fastest variants (us/layer) | default-shape variant |');
+    console.log('|---|---:|---|---|');
+    for (const key of [...new Set(sweep.map((r) => `${r.kernel}:${r.label}:${r.context}`))]) {
+      const group = sweep.filter((r) => `${r.kernel}:${r.label}:${r.context}` === key).sort((a, b) => a.usPerLayer - b.usPerLayer);
+      const best = group.slice(0, 3).map((r) => `${r.variant} ${r.usPerLayer.toFixed(1)}`).join('; ');
+      const dflt = group.find((r) => r.variant.startsWith('nk=1024 wg=128') && (r.variant.includes('(default splits)') || r.variant.includes('target=1024 minKeys=64')));
+      console.log(`| ${group[0].kernel} ${group[0].label} | ${group[0].context} | ${best} | ${dflt ? `${dflt.variant} ${dflt.usPerLayer.toFixed(1)}` : ''} |`);
+    }
+  }
   const out = {
     bench: 'rdkv',
     shape: shapeName,
@@ -165,6 +182,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
     layerFullKvBytesPerToken: 2 * config.nKvHeads * config.headDim * 2,
     date: new Date().toISOString(),
     rows,
+    ...(sweep.length ? { sweep } : {}),
   };
   const dir = str(args, 'out', 'bench/results');
   mkdirSync(dir, { recursive: true });

@@ -1,0 +1,120 @@
+/**
+ * Decode attention launch-shape sweep (GPU timestamps): the fused RDKV kernel over the layers a benchmark
+ * compressed (their real arenas and zone C), and the full-cache kernel over a seeded random f16 cache,
+ * for a few chunk sizes (NK), workgroup sizes and split counts. Used by `rdkv-bench --sweep` to choose the
+ * defaults; prints one line per variant and returns the rows for the JSON.
+ */
+import type { Gpu } from '../src/gpu/device';
+import { createStorage, uploadStorage } from '../src/gpu/kernel';
+import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
+import { createFillRandom } from '../src/gpu/ops/fill-random';
+import { createRdkvAttentionDecode, defaultSplits } from '../src/gpu/ops/rdkv-attention-decode';
+import { createStep } from '../src/gpu/step';
+import type { CompressedLayer } from '../src/kv/rdkv-layer';
+import type { ModelConfig } from '../src/model/config';
+import { randn } from '../src/ref/random';
+import { passDurationsNs } from './gpu-timing';
+
+export interface SweepRow {
+  kernel: 'rdkv' | 'full';
+  label: string;
+  context: number;
+  variant: string;
+  usPerLayer: number;
+}
+
+const ROUNDS = 8;
+
+/** GPU µs per call of `encode` (ROUNDS × `calls` back-to-back calls in one pass, after one warm pass). */
+async function timeCalls(gpu: Gpu, calls: ((pass: GPUComputePassEncoder) => void)[]): Promise<number> {
+  const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 4 });
+  const enc = gpu.device.createCommandEncoder();
+  for (let p = 0; p < 2; p++) {
+    const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 } });
+    for (let r = 0; r < ROUNDS; r++) for (const c of calls) c(pass);
+    pass.end();
+  }
+  gpu.device.queue.submit([enc.finish()]);
+  const [, ns] = await passDurationsNs(gpu, qs, 2);
+  return ns / 1e3 / (ROUNDS * calls.length);
+}
+
+function randomQuery(gpu: Gpu, n: number, seed: number): GPUBuffer {
+  return uploadStorage(gpu, randn(seed, n), 'sweep.q');
+}
+
+/** The fused RDKV kernel over `layers` (all of them per round) with each variant. */
+export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
+  if (!gpu.hasTimestamps || layers.length === 0) return [];
+  const { nHeads, nKvHeads, headDim } = config;
+  const q = randomQuery(gpu, nHeads * headDim, 5);
+  const out = createStorage(gpu, nHeads * headDim * 4, 'sweep.out');
+  const nC = 4;
+  const step = createStep(gpu, { rows: 1, pos: layers[0].T + nC - 1, kvLen: layers[0].T + nC });
+  const rows: SweepRow[] = [];
+  const base = defaultSplits(layers[0].layouts, 1024);
+  for (const tile of [64, 256, 1024]) {
+    for (const wg of [64, 128, 256]) {
+      for (const splits of [...new Set([Math.max(1, base >> 2), Math.max(1, base >> 1), base, 2 * base])]) {
+        let op;
+        try {
+          op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, tile, wg });
+        } catch {
+          continue;
+        }
+        const bound = layers.map((cl) =>
+          op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T, splits }),
+        );
+        const us = await timeCalls(gpu, bound.map((b) => (pass: GPUComputePassEncoder) => b.encode(pass, nC)));
+        for (const b of bound) b.destroy();
+        const variant = `nk=${tile} wg=${wg} splits=${splits}${splits === base ? ' (default splits)' : ''}`;
+        rows.push({ kernel: 'rdkv', label, context, variant, usPerLayer: us });
+        console.error(`sweep rdkv ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
+      }
+    }
+  }
+  for (const b of [q, out, step]) b.destroy();
+  return rows;
+}
+
+/** The full-cache kernel over one random f16 layer of `context` tokens with each variant. */
+export async function sweepFull(gpu: Gpu, config: ModelConfig, context: number): Promise<SweepRow[]> {
+  if (!gpu.hasTimestamps) return [];
+  const { nHeads, nKvHeads, headDim } = config;
+  const capacity = Math.ceil(context / 8) * 8;
+  const bytes = nKvHeads * capacity * headDim * 2;
+  const k = createStorage(gpu, bytes, 'sweep.k');
+  const v = createStorage(gpu, bytes, 'sweep.v');
+  const fill = await createFillRandom(gpu, 'f16');
+  const enc = gpu.device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  fill.encode(pass, k, bytes / 4, 11, 1);
+  fill.encode(pass, v, bytes / 4, 12, 1);
+  pass.end();
+  gpu.device.queue.submit([enc.finish()]);
+  const q = randomQuery(gpu, nHeads * headDim, 6);
+  const out = createStorage(gpu, nHeads * headDim * 4, 'sweep.out');
+  const step = createStep(gpu, { rows: 1, pos: context - 1, kvLen: context });
+  const rows: SweepRow[] = [];
+  for (const nk of [64, 256, 1024]) {
+    for (const wg of [64, 128, 256]) {
+      for (const target of [512, 1024, 2048]) {
+        for (const minKeys of [32, 64, 128]) {
+          let op;
+          try {
+            op = await createAttentionDecode(gpu, { nHeads, nKvHeads, headDim, capacity, cacheF16: true, window: 0, tiles: { nk, wg }, targetWorkgroups: target, minKeysPerSplit: minKeys });
+          } catch {
+            continue;
+          }
+          const bound = op.bind({ out, q, kCache: k, vCache: v, step });
+          const us = await timeCalls(gpu, [(p) => bound.encode(p, context)]);
+          const variant = `nk=${nk} wg=${wg} target=${target} minKeys=${minKeys} splits=${op.splits(context)}`;
+          rows.push({ kernel: 'full', label: 'full', context, variant, usPerLayer: us });
+          console.error(`sweep full ${context} ${variant}: ${us.toFixed(1)} us/layer`);
+        }
+      }
+    }
+  }
+  for (const b of [k, v, q, out, step]) b.destroy();
+  return rows;
+}
