@@ -10,7 +10,7 @@ import { type Args, str } from '../src/cli/args';
 import { createStorage } from '../src/gpu/kernel';
 import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
-import { createLinear, MATMUL_LARGE, matvecLayout, matvecSubgroupsAvailable, type MatmulTile, type MatvecTuning } from '../src/gpu/ops/linear';
+import { createLinear, MATMUL_LARGE, matvecSubgroupsAvailable, type MatmulTile, type MatvecTuning } from '../src/gpu/ops/linear';
 import { createRmsNorm } from '../src/gpu/ops/rmsnorm';
 import { createSiluMul } from '../src/gpu/ops/silu-mul';
 import { createStep } from '../src/gpu/step';
@@ -118,9 +118,19 @@ export async function runKernelBench(args: Args): Promise<number> {
     ['gate|up', 2 * F, D],
     ['lm head', V, D],
   ];
+  // Besides the default (auto) layout; the v4 run's best rows and the former defaults, both kernels.
   const sweep: Record<string, MatvecTuning[]> = {
-    k2048: [{ threads: 64, rows: 2 }, { threads: 128, rows: 8 }, { threads: 256, rows: 8 }, { wg: 128 }, { subgroups: false }],
-    k8192: [{ threads: 256, rows: 2 }, { threads: 128, rows: 4 }, { threads: 256, rows: 8 }, { subgroups: false }],
+    k2048: [
+      { loop: true },
+      { loop: true, threads: 64 },
+      { loop: false, threads: 64, rows: 2, subgroups: true },
+      { loop: false, threads: 64, rows: 2, subgroups: false },
+      { loop: false, threads: 128, rows: 4, subgroups: true },
+      { loop: false, threads: 128, rows: 4, subgroups: false },
+      { loop: false, threads: 32, rows: 2, subgroups: true },
+    ],
+    k8192: [{ loop: true }, { loop: false, subgroups: true }, { loop: false, subgroups: false }, { loop: false, threads: 128, rows: 4, subgroups: false }, { loop: false, threads: 256, rows: 2, subgroups: false }],
+    head: [{ loop: true, threads: 64 }, { loop: false, threads: 64, rows: 2, subgroups: true }, { loop: false, threads: 128, rows: 4, subgroups: false }],
   };
   const copiesFor = (bytes: number) => (small ? 2 : Math.max(1, Math.min(16, Math.ceil((256 * 2 ** 20) / bytes))));
   for (const [label, n, k] of matvecShapes) {
@@ -134,14 +144,14 @@ export async function runKernelBench(args: Args): Promise<number> {
     const v3Bound = ws.map((w) => v3.bind({ out, x, w, step: step1 }));
     const us3 = await usPerCall(gpu, 4 * copies, (p, i) => v3Bound[i % copies].encode(p, 1));
     log({ kernel: 'matvec bf16 v3', variant: `${name} tpf=${v3.tpf}`, usPerCall: us3, gbps: bytes / us3 / 1e3 });
-    const layouts: (MatvecTuning | undefined)[] = [undefined, ...(label === 'lm head' ? [] : (sweep[k > 4096 ? 'k8192' : 'k2048'] ?? []))];
+    const layouts: (MatvecTuning | undefined)[] = [undefined, ...(sweep[label === 'lm head' ? 'head' : k > 4096 ? 'k8192' : 'k2048'] ?? [])];
     for (const t of layouts) {
-      if (t?.subgroups === false && !matvecSubgroupsAvailable(gpu)) continue;
+      if (t?.subgroups === true && !matvecSubgroupsAvailable(gpu)) continue;
       const op = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'bf16', hasBias: false, accumulate: false, maxRows: 1, matvec: t });
-      const l = matvecLayout(gpu, k, 'bf16', false, t);
+      const l = op.layout;
       const bound = ws.map((w) => op.bind({ out, x, parts: [{ buffer: w, rowStart: 0, rowCount: n }], step: step1 }));
       const us = await usPerCall(gpu, 4 * copies, (p, i) => bound[i % copies].encode(p, 1));
-      const desc = `wg=${l.wg} tpf=${l.threads} rows=${l.rows} upt=${l.unitsPerThread} sg=${l.subgroups ? 1 : 0}`;
+      const desc = l.loop ? `loop wg=${l.wg} tpf=${l.threads} upt=${l.unitsPerThread}` : `wg=${l.wg} tpf=${l.threads} rows=${l.rows} upt=${l.unitsPerThread} sg=${l.subgroups ? 1 : 0}`;
       log({ kernel: 'matvec bf16', variant: `${name} ${t ? '' : 'auto '}${desc}`, usPerCall: us, gbps: bytes / us / 1e3 });
     }
     ws.forEach((w) => w.destroy());
@@ -149,9 +159,10 @@ export async function runKernelBench(args: Args): Promise<number> {
 
   // 1b. Decode fusions, old sequence vs new, per Llama-3.2-1B layer (weights rotate over copies):
   //   attention input: rmsnorm + q|k|v (v3 kernel)              vs  q|k|v with the norm folded in
-  //   MLP: rmsnorm + gate|up (v3) + silu_mul + down (v3)        vs  gate|up with norm and SwiGLU folded + down
-  //   logits: rmsnorm + LM head (v3)                            vs  LM head with the norm folded in
-  //   layer matrices: all of the above per layer (7 dispatches) vs (4 dispatches), without rope/attention
+  //   MLP: rmsnorm + gate|up (v3) + silu_mul + down (v3)        vs  rmsnorm + gate|up with SwiGLU folded + down
+  //   logits: rmsnorm + LM head (v3)                            vs  rmsnorm + LM head (the engine's defaults)
+  //   layer matrices: all of the above per layer (7 dispatches) vs (5 dispatches), without rope/attention
+  //   gate|up alone: SwiGLU epilogue vs plain product + silu_mul (both the engine's default gate|up layout)
   {
     const qkvN = D + 2 * (D / 4);
     const sizes = { qkv: qkvN * D * 2, o: D * D * 2, gu: 2 * F * D * 2, down: D * F * 2 };
@@ -173,10 +184,12 @@ export async function runKernelBench(args: Args): Promise<number> {
       down: await createMatvecV3(gpu, { k: F, n: D, accumulate: true }),
     };
     const normed = { rmsNorm: { eps: 1e-5 }, maxRows: 1, accumulate: false, inFeatures: D, dtype: 'bf16' as const, hasBias: false };
+    const plain = { maxRows: 1, accumulate: false, inFeatures: D, dtype: 'bf16' as const, hasBias: false };
     const v4 = {
       qkv: await createLinear(gpu, { ...normed, outFeatures: qkvN }),
       o: await createLinear(gpu, { inFeatures: D, outFeatures: D, dtype: 'bf16', hasBias: false, accumulate: true, maxRows: 1 }),
-      gu: await createLinear(gpu, { ...normed, outFeatures: F, glu: true }),
+      gu: await createLinear(gpu, { ...plain, outFeatures: F, glu: true }),
+      guPlain: await createLinear(gpu, { ...plain, outFeatures: 2 * F }),
       down: await createLinear(gpu, { inFeatures: F, outFeatures: D, dtype: 'bf16', hasBias: false, accumulate: true, maxRows: 1 }),
     };
     const part = (buffer: GPUBuffer, rowCount: number) => [{ buffer, rowStart: 0, rowCount }];
@@ -191,7 +204,8 @@ export async function runKernelBench(args: Args): Promise<number> {
     const cur = Array.from({ length: copies }, (_, i) => ({
       qkv: v4.qkv.bind({ out: qkv, x, parts: part(w.qkv[i], qkvN), step: step1, normWeight: normW }),
       o: v4.o.bind({ out: x, x: att, parts: part(w.o[i], D), step: step1 }),
-      gu: v4.gu.bind({ out: h, x, parts: part(w.gu[i], 2 * F), step: step1, normWeight: normW }),
+      gu: v4.gu.bind({ out: h, x: xb, parts: part(w.gu[i], 2 * F), step: step1 }),
+      guPlain: v4.guPlain.bind({ out: gu, x: xb, parts: part(w.gu[i], 2 * F), step: step1 }),
       down: v4.down.bind({ out: x, x: h, parts: part(w.down[i], D), step: step1 }),
     }));
     const seqs: [string, number, (p: GPUComputePassEncoder, i: number) => void, (p: GPUComputePassEncoder, i: number) => void][] = [
@@ -211,7 +225,7 @@ export async function runKernelBench(args: Args): Promise<number> {
           siluOp.encode(p, 1);
           o.down.encode(p, 1);
         },
-        (p, i) => (cur[i % copies].gu.encode(p, 1), cur[i % copies].down.encode(p, 1)),
+        (p, i) => (norm1.encode(p, 1), cur[i % copies].gu.encode(p, 1), cur[i % copies].down.encode(p, 1)),
       ],
       [
         'layer matrices (no rope/attention)',
@@ -230,16 +244,23 @@ export async function runKernelBench(args: Args): Promise<number> {
           const c = cur[i % copies];
           c.qkv.encode(p, 1);
           c.o.encode(p, 1);
+          norm1.encode(p, 1);
           c.gu.encode(p, 1);
           c.down.encode(p, 1);
         },
+      ],
+      [
+        'gate|up + silu (v3: plain + silu_mul; v5: SwiGLU epilogue)',
+        sizes.gu,
+        (p, i) => (cur[i % copies].guPlain.encode(p, 1), siluOp.encode(p, 1)),
+        (p, i) => cur[i % copies].gu.encode(p, 1),
       ],
     ];
     for (const [label, bytes, before, after] of seqs) {
       const usOld = await usPerCall(gpu, 4 * copies, before);
       const usNew = await usPerCall(gpu, 4 * copies, after);
       log({ kernel: 'decode fusion', variant: `${label} v3`, usPerCall: usOld, gbps: bytes / usOld / 1e3 });
-      log({ kernel: 'decode fusion', variant: `${label} v4`, usPerCall: usNew, gbps: bytes / usNew / 1e3 });
+      log({ kernel: 'decode fusion', variant: `${label} v5`, usPerCall: usNew, gbps: bytes / usNew / 1e3 });
     }
     for (const b of [...w.qkv, ...w.o, ...w.gu, ...w.down]) b.destroy();
 
@@ -249,13 +270,17 @@ export async function runKernelBench(args: Args): Promise<number> {
     const heads = await randomBuffers(gpu, headBytes, headCopies);
     const logits = createStorage(gpu, V * 4);
     const headOld = await createMatvecV3(gpu, { k: D, n: V });
-    const headNew = await createLinear(gpu, { ...normed, outFeatures: V });
+    const headNew = await createLinear(gpu, { ...plain, outFeatures: V });
+    const headFolded = await createLinear(gpu, { ...normed, outFeatures: V });
     const ho = heads.map((hw) => headOld.bind({ out: logits, x: xb, w: hw, step: step1 }));
-    const hn = heads.map((hw) => headNew.bind({ out: logits, x, parts: part(hw, V), step: step1, normWeight: normW }));
+    const hn = heads.map((hw) => headNew.bind({ out: logits, x: xb, parts: part(hw, V), step: step1 }));
+    const hf = heads.map((hw) => headFolded.bind({ out: logits, x, parts: part(hw, V), step: step1, normWeight: normW }));
     const usOld = await usPerCall(gpu, 8, (p, i) => (norm1.encode(p, 1), ho[i % headCopies].encode(p, 1)));
-    const usNew = await usPerCall(gpu, 8, (p, i) => hn[i % headCopies].encode(p, 1));
+    const usNew = await usPerCall(gpu, 8, (p, i) => (norm1.encode(p, 1), hn[i % headCopies].encode(p, 1)));
+    const usFolded = await usPerCall(gpu, 8, (p, i) => hf[i % headCopies].encode(p, 1));
     log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v3', usPerCall: usOld, gbps: headBytes / usOld / 1e3 });
-    log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v4', usPerCall: usNew, gbps: headBytes / usNew / 1e3 });
+    log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v5', usPerCall: usNew, gbps: headBytes / usNew / 1e3 });
+    log({ kernel: 'decode fusion', variant: 'logits (LM head, norm folded: v4)', usPerCall: usFolded, gbps: headBytes / usFolded / 1e3 });
     heads.forEach((hw) => hw.destroy());
   }
 

@@ -176,6 +176,33 @@ describe('linear kernels', () => {
     await check(c);
   });
 
+  // The looped kernel (wgsl/matvec_loop.wgsl): vec4 and scalar rows, every dtype, bias, accumulate, parts,
+  // several rows, group widths, the SwiGLU epilogue; and the default choice of it for many weight rows.
+  const looped: Case[] = [
+    { rows: 1, k: 64, n: 96, dtype: 'bf16', bias: true, matvec: { loop: true } },
+    { rows: 3, k: 130, n: 70, dtype: 'f32', bias: true, accumulate: true, matvec: { loop: true } },
+    { rows: 2, k: 130, n: 70, dtype: 'f16', parts: [30, 25, 15], colOffset: 5, outStride: 80, matvec: { loop: true, threads: 8 } },
+    { rows: 1, k: 1040, n: 37, dtype: 'bf16', accumulate: true, matvec: { loop: true, threads: 32, wg: 64 } },
+    { rows: 1, k: 64, n: 48, dtype: 'bf16', glu: true, matvec: { loop: true } },
+    { rows: 2, k: 130, n: 37, dtype: 'f32', glu: true, bias: true, colOffset: 3, outStride: 41, matvec: { loop: true, threads: 16 } },
+    { rows: 1, k: 64, n: 8193, dtype: 'bf16' },
+    { rows: 1, k: 64, n: 4099, dtype: 'bf16', glu: true },
+  ];
+  it.each(looped.map((c) => [name(c), c] as const))('looped matvec %s', async (_, c) => {
+    await check(c);
+  });
+
+  it('picks the looped kernel by default for many weight rows without a norm fold', async () => {
+    const base = { inFeatures: 2048, dtype: 'bf16' as const, hasBias: false, accumulate: false, maxRows: 1 };
+    expect((await createLinear(gpu, { ...base, outFeatures: 8192, glu: true })).layout.loop).toBe(true);
+    expect((await createLinear(gpu, { ...base, outFeatures: 8192 })).layout).toMatchObject({ loop: true, threads: 128 });
+    expect((await createLinear(gpu, { ...base, outFeatures: 8192, rmsNorm: { eps: 1e-5 } })).layout.loop).toBe(false);
+    expect((await createLinear(gpu, { ...base, outFeatures: 3072 })).layout).toMatchObject({ loop: false, threads: 64, rows: 2, unitsPerThread: 4 });
+    const down = (await createLinear(gpu, { ...base, inFeatures: 8192, outFeatures: 2048 })).layout;
+    expect(down).toMatchObject({ loop: false, threads: 256, rows: 4, unitsPerThread: 4, subgroups: false });
+    await expect(createLinear(gpu, { ...base, outFeatures: 64, rmsNorm: { eps: 1e-5 }, matvec: { loop: true } })).rejects.toThrow(/does not fold the norm/);
+  });
+
   it('gives bit-identical results run to run (fixed summation order)', async () => {
     for (const subgroups of [false, true]) {
       const [a, b] = await check({ rows: 2, k: 512, n: 77, dtype: 'bf16', norm: true, matvec: { subgroups, threads: 32 } }, true);

@@ -12,9 +12,11 @@
  *                    x += (silu(xb Wg^T) · xb Wu^T) Wd^T
  *   logits = (rmsnorm(x_last) · norm) Wlm^T
  *
- * Decode (one row) runs the same math in fewer dispatches: each RMSNorm is folded into the matrix product
- * that reads it (q|k|v, gate|up, LM head: wgsl/matvec.wgsl normalises x on load), and silu(gate) · up into
- * the gate|up product when [Wg; Wu] is one matrix; the logits are computed in the step's own pass.
+ * Decode (one row) runs the same math in fewer dispatches: the input RMSNorm is folded into the q|k|v product
+ * (wgsl/matvec.wgsl normalises x on load), and silu(gate) · up into the gate|up product when [Wg; Wu] is one
+ * matrix; the logits are computed in the step's own pass. The norms before gate|up and the LM head stay
+ * separate dispatches: those products take the looped kernel (wgsl/matvec_loop.wgsl, no norm fold), which is
+ * faster for them on an H200 than the norm-folding one even with the norm's dispatch (bench/NOTES.md, v4).
  */
 import type { Gpu } from '../gpu/device';
 import { bytesPerElement } from '../gpu/dtype';
@@ -79,7 +81,7 @@ export interface ForwardOptions {
 interface LayerOps {
   /** Decode: rmsnorm(x) · ln1 folded into the q|k|v product(s) (they read the residual stream x). */
   qkvDecode: EncodedOp[];
-  /** Decode: rmsnorm(x) · ln2 folded into gate|up; one op writing h = silu(gate) · up when fused, else gate, up, silu. */
+  /** Decode: rmsnorm(x) · ln2 into xb, then gate|up writing h = silu(gate) · up when fused, else gate, up, silu. */
   mlpInDecode: EncodedOp[];
   norm1: EncodedOp;
   /** xb [Wq; Wk; Wv]^T (+ biases) into the q|k|v rows: one matrix product when fused, else three. */
@@ -108,9 +110,9 @@ type Kernels = {
   silu: Factory<typeof createSiluMul>;
   /** Decode: qkv with the input norm folded in (same split as qkv). */
   qkvNorm: Factory<typeof createLinear>[];
-  /** Decode: [Wg; Wu] with the norm and the SwiGLU gate folded in (writes h), or (unfused weights) gate with the norm. */
+  /** Decode: [Wg; Wu] with the SwiGLU gate folded in (reads xb, writes h), or (unfused weights) gate. */
   mlpIn: Factory<typeof createLinear>;
-  /** Decode, unfused weights only: up with the norm, into columns [F, 2F). */
+  /** Decode, unfused weights only: up, into columns [F, 2F). */
   upNorm: Factory<typeof createLinear> | null;
 };
 
@@ -134,7 +136,7 @@ export class Transformer {
   private readonly b: ReturnType<Transformer['allocate']>;
   private kernels!: Kernels;
   private embed!: EncodedOp;
-  /** rmsnorm(x) · norm folded into the LM head: over x.last (prefill) and over row 0 of x (decode). */
+  /** rmsnorm(x) · norm into xb, then the LM head: over x.last (prefill) and over row 0 of x (decode). */
   private lmHead!: EncodedOp;
   private lmHeadDecode!: EncodedOp;
   private argmaxOp!: EncodedOp;
@@ -288,13 +290,15 @@ export class Transformer {
     };
   }
 
-  /** Decode: rmsnorm(x) · ln2 and the gate|up product(s), into h (one op when fused; else gate, up, silu). */
+  /** Decode: rmsnorm(x) · ln2 into xb and the gate|up product(s), into h (norm + one op when fused; else norm, gate, up, silu). */
   private bindMlpInDecode(lw: LayerWeights, l: number): EncodedOp[] {
-    const { mlpIn, upNorm, silu } = this.kernels;
+    const { mlpIn, upNorm, silu, norm } = this.kernels;
     const b = this.b;
-    const common = { x: b.x, step: this.step, normWeight: lw.postNorm };
-    if (this.gateUpParts) return [mlpIn.bind({ ...common, out: b.h, parts: this.gateUpParts[l] })];
+    const common = { x: b.xb, step: this.step };
+    const norm2 = norm.bind({ out: b.xb, x: b.x, weight: lw.postNorm, step: this.step });
+    if (this.gateUpParts) return [norm2, mlpIn.bind({ ...common, out: b.h, parts: this.gateUpParts[l] })];
     return [
+      norm2,
       mlpIn.bind({ ...common, out: b.gu, parts: lw.gate.parts }),
       upNorm!.bind({ ...common, out: b.gu, parts: lw.up.parts }),
       silu.bind({ out: b.h, a: b.gu, b: b.gu, step: this.step }),
@@ -339,12 +343,14 @@ export class Transformer {
         createLinear(this.gpu, { ...normed, outFeatures: n, dtype: t.dtype, hasBias: !!bias, outStride: qkvDim, colOffset: col }),
       ),
     );
+    // Decode-only products (one row) over xb, the norm a dispatch of its own (see the file comment).
+    const plain = { maxRows: 1, accumulate: false, inFeatures: D };
     const mlpIn = this.gateUpParts
-      ? await createLinear(this.gpu, { ...normed, outFeatures: F, dtype: l0.gate.dtype, hasBias: false, glu: true })
-      : await createLinear(this.gpu, { ...normed, outFeatures: F, dtype: l0.gate.dtype, hasBias: false, outStride: 2 * F });
+      ? await createLinear(this.gpu, { ...plain, outFeatures: F, dtype: l0.gate.dtype, hasBias: false, glu: true })
+      : await createLinear(this.gpu, { ...plain, outFeatures: F, dtype: l0.gate.dtype, hasBias: false, outStride: 2 * F });
     const upNorm = this.gateUpParts
       ? null
-      : await createLinear(this.gpu, { ...normed, outFeatures: F, dtype: l0.up.dtype, hasBias: false, outStride: 2 * F, colOffset: F });
+      : await createLinear(this.gpu, { ...plain, outFeatures: F, dtype: l0.up.dtype, hasBias: false, outStride: 2 * F, colOffset: F });
     this.kernels = {
       qkvNorm,
       mlpIn,
@@ -388,9 +394,14 @@ export class Transformer {
     const embed = await createEmbedding(this.gpu, { dim: D, dtype: w.embed.dtype });
     this.embed = embed.bind({ out: b.x, ids: b.ids, parts: w.embed.parts, step: this.step });
     this.embedChained = embed.bind({ out: b.x, ids: b.token, parts: w.embed.parts, step: this.step });
-    const head = await createLinear(this.gpu, { ...normed, outFeatures: c.vocabSize, dtype: w.lmHead.dtype, hasBias: false });
-    this.lmHead = head.bind({ out: b.logits, x: b.xLast, parts: w.lmHead.parts, step: this.stepOne, normWeight: w.norm });
-    this.lmHeadDecode = head.bind({ out: b.logits, x: b.x, parts: w.lmHead.parts, step: this.stepOne, normWeight: w.norm });
+    const head = await createLinear(this.gpu, { ...plain, outFeatures: c.vocabSize, dtype: w.lmHead.dtype, hasBias: false });
+    const headOp = head.bind({ out: b.logits, x: b.xb, parts: w.lmHead.parts, step: this.stepOne });
+    const finalNorm = (x: GPUBuffer): EncodedOp => {
+      const n = this.kernels.norm.bind({ out: b.xb, x, weight: w.norm, step: this.stepOne });
+      return { encode: (pass) => (n.encode(pass, 1), headOp.encode(pass, 1)) };
+    };
+    this.lmHead = finalNorm(b.xLast);
+    this.lmHeadDecode = finalNorm(b.x);
     const argmax = await createArgmax(this.gpu, { n: c.vocabSize });
     const am = argmax.bind({ out: b.token, logits: b.logits });
     this.argmaxOp = { encode: (pass) => am.encode(pass) };
@@ -446,8 +457,8 @@ export class Transformer {
 
   /**
    * One transformer block over `rows` tokens of the working buffers. Decode (kvLen given, one row): the
-   * norms ride in the q|k|v and gate|up products and the SwiGLU gate in gate|up (5-6 dispatches with
-   * attention's); prefill: norm, q|k|v, rope, attention, o, norm, gate|up, silu, down.
+   * input norm rides in the q|k|v product and the SwiGLU gate in gate|up (8 dispatches with attention's);
+   * prefill: norm, q|k|v, rope, attention, o, norm, gate|up, silu, down.
    */
   private encodeLayer(pass: GPUComputePassEncoder, L: LayerOps, rows: number, decodeKvLen?: number): void {
     if (decodeKvLen !== undefined) {
@@ -455,6 +466,7 @@ export class Transformer {
       L.rope.encode(pass, rows);
       L.attnDecode.encode(pass, decodeKvLen);
       L.o.encode(pass, rows);
+      // rmsnorm into xb, then gate|up (+ silu).
       for (const op of L.mlpInDecode) op.encode(pass, rows);
       L.down.encode(pass, rows);
       return;
@@ -470,7 +482,7 @@ export class Transformer {
     L.down.encode(pass, rows);
   }
 
-  /** After a prefill: the logits (final norm folded into the LM head) and argmax of row `rowOffset` of x. */
+  /** After a prefill: the logits (final norm, then the LM head) and argmax of row `rowOffset` of x. */
   private encodeLogits(enc: GPUCommandEncoder, rowOffset: number, slot = 0): void {
     const D = this.config.hiddenSize;
     enc.copyBufferToBuffer(this.b.x, rowOffset * D * 4, this.b.xLast, 0, D * 4);
@@ -750,7 +762,7 @@ export class Transformer {
     const pass = enc.beginComputePass({ timestampWrites });
     embed.encode(pass, 1);
     for (const L of layers) this.encodeLayer(pass, L, 1, pos + 1);
-    // Logits in the same pass, straight from row 0 of x (the final norm rides in the LM head).
+    // Logits in the same pass, from row 0 of x (final norm into xb, then the LM head).
     this.lmHeadDecode.encode(pass, 1);
     this.argmaxOp.encode(pass, 1);
     pass.end();

@@ -1,7 +1,7 @@
 /**
  * Linear layer: out[r, colOffset + n] (= or +=) x[r, :] . W[n, :] (+ bias[n]). W may be split by rows
- * into parts (one dispatch each). Kernels: wgsl/matvec.wgsl for up to MATVEC_MAX_ROWS rows (decode),
- * wgsl/matmul.wgsl above that (prefill). CPU reference: src/ref/linear.ts.
+ * into parts (one dispatch each). Kernels: wgsl/matvec.wgsl or wgsl/matvec_loop.wgsl (see matvecLayout) for
+ * up to MATVEC_MAX_ROWS rows (decode), wgsl/matmul.wgsl above that (prefill). CPU reference: src/ref/linear.ts.
  *
  * Decode-only fusions (matvec kernel, so maxRows <= MATVEC_MAX_ROWS): `rmsNorm` normalises each input row
  * on load (the RMSNorm before the projection, no dispatch of its own), `glu` computes silu(x Wg^T) * (x Wu^T)
@@ -10,6 +10,7 @@
 import matmulSource from '../../../wgsl/matmul.wgsl';
 import lanesPlainSource from '../../../wgsl/matvec_lanes_plain.wgsl';
 import lanesSubgroupSource from '../../../wgsl/matvec_lanes_subgroup.wgsl';
+import matvecLoopSource from '../../../wgsl/matvec_loop.wgsl';
 import matvecSource from '../../../wgsl/matvec.wgsl';
 import type { Gpu } from '../device';
 import { DTYPE_CODE, type WeightDtype } from '../dtype';
@@ -71,8 +72,13 @@ export interface MatvecTuning {
   threads?: number;
   /** Weight rows per group (FPG; 1..8, even with glu). */
   rows?: number;
-  /** Reduce through subgroups (default: when the device has them and the subgroup_id builtin, unless a CPU adapter). */
+  /** Reduce through subgroups (default: see matvecLayout). */
   subgroups?: boolean;
+  /**
+   * The looped kernel (wgsl/matvec_loop.wgsl: 4 rows per group, uniform trip count, tree reduction, no norm
+   * fold; wg and threads apply, rows and subgroups do not). Default: see matvecLayout.
+   */
+  loop?: boolean;
 }
 
 /** A resolved matvec layout. */
@@ -86,6 +92,8 @@ export interface MatvecLayout {
   batch: number;
   vec4: boolean;
   subgroups: boolean;
+  /** wgsl/matvec_loop.wgsl instead of wgsl/matvec.wgsl. */
+  loop: boolean;
   /** Outputs per workgroup. */
   features: number;
 }
@@ -105,6 +113,8 @@ export interface EncodedOp {
 }
 
 export interface Linear {
+  /** The matvec layout (decode path). */
+  layout: MatvecLayout;
   bind(b: LinearBindings): EncodedOp;
 }
 
@@ -139,32 +149,61 @@ export function matvecSubgroupsAvailable(gpu: Gpu): boolean {
   return gpu.hasSubgroups && !!features?.has('subgroup_id');
 }
 
+/** What the default matvec layout depends on besides k and dtype. */
+export interface MatvecUse {
+  /** Weight rows read (over all parts; 2N with glu). */
+  weightRows?: number;
+  /** The RMSNorm is folded in (only wgsl/matvec.wgsl does that). */
+  norm?: boolean;
+}
+
+/** From this many weight rows the looped kernel is the default (no norm fold, rows of at most 8 KiB). */
+export const MATVEC_LOOP_MIN_ROWS = 8192;
+
 /**
- * The matvec layout for rows of `k` elements: by default 4 weight rows per group and about 8 (k <= 2048)
- * or 16 (larger k) 16-byte loads in flight per invocation, the group width the power of two that covers
- * the row with them (at least 32, so an NVIDIA subgroup fits in a group), 256 invocations per workgroup.
- * Llama-3.2-1B (bf16): k = 2048 → 128 threads x 2 units x 4 rows (8 outputs per workgroup);
- * k = 8192 → 256 threads x 4 units x 4 rows (4 outputs per workgroup).
+ * The matvec layout for rows of `k` elements. Defaults, from the H200 measurements (bench/NOTES.md, v4):
+ * * many weight rows (>= MATVEC_LOOP_MIN_ROWS; gate|up, LM head), rows of <= 8 KiB, no norm fold: the looped
+ *   kernel (wgsl/matvec_loop.wgsl, = v3), 4 rows per group, 2 words per invocation per row (k = 2048 bf16:
+ *   128 threads). gate|up 16384x2048 21.2 µs vs 24.4-28.0 for any wgsl/matvec.wgsl layout, LM head 123 vs 157:
+ *   with thousands of workgroups occupancy wins, and the batched kernel's all-loads-at-once registers cost it;
+ * * rows of <= 8 KiB otherwise (o, q|k|v): wgsl/matvec.wgsl, 2 rows per group, 4 units (8 x 16 B loads) per
+ *   invocation (k = 2048 bf16: 64 threads), subgroup reduction: o 6.56 µs, q|k|v 7.38 (v3 6.69, 7.40; the
+ *   former default 128 threads x 4 rows 7.58, 8.43);
+ * * longer rows (down, k = 8192): wgsl/matvec.wgsl, 4 rows per group, 16 loads per invocation (256 threads),
+ *   workgroup-memory reduction (sg=0 13.57 µs vs sg=1 14.22, v3 14.24).
+ * 256 invocations per workgroup.
  */
-export function matvecLayout(gpu: Gpu, k: number, dtype: WeightDtype, glu: boolean, t: MatvecTuning = {}): MatvecLayout {
+export function matvecLayout(gpu: Gpu, k: number, dtype: WeightDtype, glu: boolean, t: MatvecTuning = {}, use: MatvecUse = {}): MatvecLayout {
   const rowWords = dtype === 'f32' ? k : k / 2;
   const vec4 = rowWords % 4 === 0;
   const units = vec4 ? rowWords / 4 : rowWords;
   const wg = t.wg ?? Math.min(256, gpu.limits.maxComputeInvocationsPerWorkgroup);
-  const rows = t.rows ?? 4;
-  const target = units * (vec4 ? 16 : 4) > 4096 * 2 ? 16 : 8; // loads in flight per invocation
-  const threads = t.threads ?? Math.min(wg, Math.max(32, nextPow2(Math.ceil((units * rows) / target))));
+  const rowBytes = units * (vec4 ? 16 : 4);
+  const long = rowBytes > 4096 * 2;
   const what = `matvec layout (k ${k} ${dtype})`;
   const pow2 = (x: number) => Number.isInteger(x) && x >= 1 && (x & (x - 1)) === 0;
+  const loop = t.loop ?? (!use.norm && !long && (use.weightRows ?? 0) >= MATVEC_LOOP_MIN_ROWS);
+  if (loop && use.norm) throw new RangeError(`${what}: the looped kernel does not fold the norm`);
   if (!pow2(wg) || wg > gpu.limits.maxComputeInvocationsPerWorkgroup || wg > 256) throw new RangeError(`${what}: workgroup size ${wg} is not a power of two <= 256 this device allows`);
+  if (loop) {
+    // The v3 rule: 2 units per invocation per row, at least 32 and at most wg threads.
+    const threads = t.threads ?? Math.min(wg, Math.max(32, nextPow2(Math.ceil(units / 2))));
+    if (!pow2(threads) || threads < 4 || threads > wg) throw new RangeError(`${what}: threads must be a power of two in [4, ${wg}], got ${threads}`);
+    const unitsPerThread = Math.ceil(units / threads);
+    return { wg, threads, rows: 4, units, unitsPerThread, batch: 1, vec4, subgroups: false, loop: true, features: (wg / threads) * (glu ? 2 : 4) };
+  }
+  const rows = t.rows ?? (long ? 4 : 2);
+  const target = long ? 16 : 8; // loads in flight per invocation
+  const threads = t.threads ?? Math.min(wg, Math.max(32, nextPow2(Math.ceil((units * rows) / target))));
   if (!pow2(threads) || threads < 4 || threads > wg) throw new RangeError(`${what}: threads must be a power of two in [4, ${wg}], got ${threads}`);
   if (!Number.isInteger(rows) || rows < 1 || rows > MAX_FPG || (glu && rows % 2 !== 0)) throw new RangeError(`${what}: rows must be ${glu ? 'even and ' : ''}in 1..${MAX_FPG}, got ${rows}`);
-  // A CPU adapter gains nothing from subgroups (SwiftShader runs this kernel ~2x slower with them).
-  const subgroups = t.subgroups ?? (matvecSubgroupsAvailable(gpu) && !gpu.adapter.isFallbackAdapter);
+  // A CPU adapter gains nothing from subgroups (SwiftShader runs this kernel ~2x slower with them); long rows
+  // measured faster without them on an H200.
+  const subgroups = t.subgroups ?? (matvecSubgroupsAvailable(gpu) && !gpu.adapter.isFallbackAdapter && !long);
   if (subgroups && !matvecSubgroupsAvailable(gpu)) throw new RangeError(`${what}: subgroups requested, but this device lacks them or the subgroup_id builtin`);
   const unitsPerThread = Math.ceil(units / threads);
   const batch = Math.max(1, Math.min(unitsPerThread, Math.floor(MAX_LOADS / rows)));
-  return { wg, threads, rows, units, unitsPerThread, batch, vec4, subgroups, features: (wg / threads) * (glu ? rows / 2 : rows) };
+  return { wg, threads, rows, units, unitsPerThread, batch, vec4, subgroups, loop: false, features: (wg / threads) * (glu ? rows / 2 : rows) };
 }
 
 // Workgroup f32 of the matvec reduction: region A (group, value, invocation) and the first round's output.
@@ -186,14 +225,23 @@ export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear
   if (fusedOnly && (shape.maxRows ?? Infinity) > MATVEC_MAX_ROWS) throw new RangeError(`${what}: rmsNorm and glu are matvec-only: maxRows must be set, at most ${MATVEC_MAX_ROWS}`);
   if (glu && shape.accumulate) throw new RangeError(`${what}: glu does not accumulate`);
   const rowWords = dtype === 'f32' ? k : k / 2;
-  const layout = matvecLayout(gpu, k, dtype, glu, shape.matvec);
+  const weightRows = glu ? 2 * n : n;
+  const layout = matvecLayout(gpu, k, dtype, glu, shape.matvec, { weightRows, norm: !!norm });
   const common = { DTYPE: DTYPE_CODE[dtype], VEC4: layout.vec4 ? 1 : 0 };
   // Bias and accumulate are uniform flags, not pipeline constants: fewer pipelines to build at load.
   const flags = (shape.hasBias ? FLAG_BIAS : 0) | (shape.accumulate ? FLAG_ACCUMULATE : 0);
 
   const nv = layout.rows + (norm ? 1 : 0);
   const lanes = layout.subgroups ? lanesSubgroupSource : lanesPlainSource;
-  const matvec = getPipeline(gpu, layout.subgroups ? 'matvec_sg' : 'matvec', `${lanes}\n${matvecSource}`, {
+  const matvec = layout.loop
+    ? getPipeline(gpu, 'matvec_loop', matvecLoopSource, {
+        ...common,
+        WG: layout.wg,
+        TPF: layout.threads,
+        GLU: glu ? 1 : 0,
+        FOUT: glu ? 2 : 4,
+      })
+    : getPipeline(gpu, layout.subgroups ? 'matvec_sg' : 'matvec', `${lanes}\n${matvecSource}`, {
     ...common,
     WG: layout.wg,
     TPF: layout.threads,
@@ -207,7 +255,7 @@ export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear
     GLU: glu ? 1 : 0,
     NV: nv,
     RED_N: redWords(layout, nv),
-  });
+      });
 
   const needMatmul = !fusedOnly && (shape.maxRows ?? Infinity) > MATVEC_MAX_ROWS;
   let tiles: MatmulTile[] = [];
@@ -223,9 +271,9 @@ export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear
   const [mv, ...mms] = await Promise.all([matvec, ...matmuls]);
   const noBias = shape.hasBias ? undefined : createStorage(gpu, 16, 'linear.no-bias');
   const noNorm = norm ? undefined : createStorage(gpu, 16, 'linear.no-norm');
-  const weightRows = glu ? 2 * n : n;
 
   return {
+    layout,
     bind(b) {
       checkParts(what, b.parts, rowWords, weightRows);
       if (glu && b.parts.length !== 1) throw new RangeError(`${what}: glu needs [gate; up] in one part, got ${b.parts.length}`);
@@ -238,8 +286,19 @@ export async function createLinear(gpu: Gpu, shape: LinearShape): Promise<Linear
       const eps = norm ? f32Bits(norm.eps) : 0;
       const perPart = b.parts.map((p) => {
         const outputs = glu ? n : p.rowCount;
-        const mvParams = createUniform(gpu, [outputs, outStride, colOffset + p.rowStart, p.rowStart, flags, glu ? n : 0, eps], 'matvec.params');
-        const mvGroup = bindGroup(gpu, mv, [b.out, b.x, b.x, p.buffer, p.buffer, bias, mvParams, b.step, g, g], 'matvec');
+        const mvGroup = layout.loop
+          ? bindGroup(
+              gpu,
+              mv,
+              [b.out, b.x, b.x, p.buffer, p.buffer, bias, createUniform(gpu, [k, outputs, outStride, colOffset + p.rowStart, rowWords, p.rowStart, flags, glu ? n : 0], 'matvec_loop.params'), b.step],
+              'matvec_loop',
+            )
+          : bindGroup(
+              gpu,
+              mv,
+              [b.out, b.x, b.x, p.buffer, p.buffer, bias, createUniform(gpu, [outputs, outStride, colOffset + p.rowStart, p.rowStart, flags, glu ? n : 0, eps], 'matvec.params'), b.step, g, g],
+              'matvec',
+            );
         let mmGroups: GPUBindGroup[] = [];
         if (mms.length) {
           const params = createUniform(gpu, [k, p.rowCount, outStride, colOffset + p.rowStart, rowWords, p.rowStart, flags], 'linear.params');
