@@ -58,7 +58,7 @@ describe('attention_decode kernel', () => {
     expect(decodeSplits(shape, 8192, 1024)).toBe(128);
     expect(decodeSplits(shape, 131072, 1024)).toBe(128);
     expect(decodeSplits(shape, 131072, 256, 512)).toBe(512);
-    expect(decodeTiles(64, 4, { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 })).toEqual({ nk: 1024, wg: 128 });
+    expect(decodeTiles(64, 4, { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 })).toEqual({ nk: 256, wg: 64 });
   });
 
   it('reuses one binding as kv_len and the split count change, with explicit tiles', async () => {

@@ -118,11 +118,11 @@ describe('rdkv fused decode attention', () => {
     }
   });
 
-  it('default splits: ~64 kept tokens each, up to ~1024 workgroups, one chunk each', () => {
+  it('default splits: ~32 kept tokens each, up to ~512 workgroups, one chunk each', () => {
     const heads = (kept: number) => Array.from({ length: 8 }, () => ({ kept }) as HeadLayout);
-    expect(defaultSplits(heads(1024), 1024)).toBe(16);
-    expect(defaultSplits(heads(40), 1024)).toBe(1);
-    expect(defaultSplits(heads(32768), 1024)).toBe(128);
+    expect(defaultSplits(heads(1024), 1024)).toBe(32);
+    expect(defaultSplits(heads(40), 1024)).toBe(2);
+    expect(defaultSplits(heads(32768), 1024)).toBe(64);
     expect(defaultSplits(heads(262144), 1024)).toBe(256);
   });
 });

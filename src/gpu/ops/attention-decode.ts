@@ -81,10 +81,14 @@ function tilesProblem(headDim: number, group: number, cacheF16: boolean, t: Deco
   return undefined;
 }
 
-/** 128 threads (fewer on a small workgroup budget), the largest chunk (up to 1024 keys) whose scores fit. */
+/**
+ * 64 threads (fewer on a small workgroup budget), the largest chunk up to 256 keys whose scores fit. On the
+ * H200 (rdkv-bench --sweep, bench/NOTES.md) 64 threads x 256 keys took 16.6 us at 1K context where 128 x 1024
+ * took 22.2 us in the engine, and cost ~4% at 128K (413 vs 397 us).
+ */
 export function decodeTiles(headDim: number, group: number, limits: TileLimits, cacheF16 = true): DecodeTiles {
-  for (const wg of [128, 64, 32, 16]) {
-    for (const nk of [1024, 512, 256, 128, 64, 32, 16, 8]) {
+  for (const wg of [64, 32, 16]) {
+    for (const nk of [256, 128, 64, 32, 16, 8]) {
       if (4 * group * nk > SCORE_BYTES || (nk < 32 && wg > 16)) continue;
       if (!tilesProblem(headDim, group, cacheF16, { nk, wg }, limits)) return { nk, wg };
     }

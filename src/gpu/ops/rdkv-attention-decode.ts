@@ -24,9 +24,9 @@ export interface RdkvDecodeShape {
   /** Zone C words hold two f16 values (dim 2j low) instead of one f32. */
   zoneCF16: boolean;
   scale?: number;
-  /** Tokens per chunk (their scores held in workgroup memory); default the largest up to 1024 that fits. */
+  /** Tokens per chunk (their scores held in workgroup memory); default the largest up to 256 that fits. */
   tile?: number;
-  /** Threads per workgroup, a power of two >= ceil(headDim / 8); default 128 (64 on CPU adapters). */
+  /** Threads per workgroup, a power of two >= ceil(headDim / 8); default 64. */
   wg?: number;
   /** Use the subgroup reduction (wgsl/decode_reduce_subgroup.wgsl); default: when the device has subgroups. */
   subgroups?: boolean;
@@ -41,7 +41,7 @@ export interface RdkvDecodeBindings {
   zoneC: { k: GPUBuffer; v: GPUBuffer; capacity: number };
   step: GPUBuffer; // Step uniform: kv_len = T + nC
   T: number;
-  /** Splits per KV head; default defaultSplits (about 64 tokens each, Hkv·nSplit <= ~1024). */
+  /** Splits per KV head; default defaultSplits (about 32 tokens each, Hkv·nSplit <= ~512). */
   splits?: number;
 }
 
@@ -70,13 +70,15 @@ export function headsTable(layouts: readonly HeadLayout[], plan: ArenaPlan): Uin
 }
 
 /**
- * Splits per KV head: about 64 kept tokens each (a split's work is a short chain of memory round trips, so
- * short caches still spread over the GPU), at most ~1024 workgroups in all, but at least enough that the kept
- * tokens fit one chunk of `chunk` tokens per split.
+ * Splits per KV head: about 32 kept tokens each (a split's work is a short chain of memory round trips, so
+ * short caches still spread over the GPU), at most ~512 workgroups in all, but at least enough that the kept
+ * tokens fit one chunk of `chunk` tokens per split. On the H200 (rdkv-bench --sweep, bench/NOTES.md): 1024
+ * kept f16 tokens per head 19.6 us/layer with 32 splits vs 21.7 with 16; RDKV at 128K (~6.5K kept tokens per
+ * head) 48-49 us with 51 splits vs 62-96 us with 102.
  */
 export function defaultSplits(layouts: readonly HeadLayout[], chunk: number): number {
   const maxKept = Math.max(1, ...layouts.map((l) => l.kept));
-  const byLength = Math.min(ceilDiv(maxKept, 64), Math.max(1, Math.floor(1024 / layouts.length)));
+  const byLength = Math.min(ceilDiv(maxKept, 32), Math.max(1, Math.floor(512 / layouts.length)));
   return Math.max(1, Math.min(Math.max(byLength, ceilDiv(maxKept, chunk)), 65535));
 }
 
@@ -93,13 +95,14 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
   if (headDim % 2) throw new RangeError(`rdkv_attention_decode: headDim ${headDim} must be even`);
   const tpt = Math.ceil(headDim / 8);
   const budget = workgroupBudget(gpu).maxComputeWorkgroupStorageSize;
-  const wg = shape.wg ?? (gpu.adapter.isFallbackAdapter ? 64 : 128);
+  // 64 threads: on the H200 every chunk/split shape ran faster with 64 than with 128 or 256 (rdkv-bench --sweep)
+  const wg = shape.wg ?? 64;
   if (!((wg & (wg - 1)) === 0 && wg >= tpt && wg <= gpu.limits.maxComputeInvocationsPerWorkgroup)) {
     throw new RangeError(`rdkv_attention_decode: workgroup size ${wg} must be a power of two in ${tpt}..${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
   const chunk =
     shape.tile ??
-    [1024, 512, 256, 128, 64, 32, 16, 8].find((nk) => 4 * G * nk <= SCORE_BYTES && rdkvDecodeSharedBytes(headDim, G, nk, wg) <= budget) ??
+    [256, 128, 64, 32, 16, 8].find((nk) => 4 * G * nk <= SCORE_BYTES && rdkvDecodeSharedBytes(headDim, G, nk, wg) <= budget) ??
     8;
   const shared = rdkvDecodeSharedBytes(headDim, G, chunk, wg);
   if (!(Number.isInteger(chunk) && chunk >= 1) || shared > gpu.limits.maxComputeWorkgroupStorageSize) {
