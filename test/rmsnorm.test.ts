@@ -20,6 +20,10 @@ describe('rmsnorm kernel', () => {
     [7, 129, 'f32'],
     [5, 300, 'f16'],
     [3, 513, 'bf16'],
+    // one decode row of the Llama-3.2-1B width (unrolled register path), and a row past ITEMS = 32 per thread
+    // (8192 = 256 x 32 is the widest register row: 9001 takes the looped path)
+    [1, 2048, 'bf16'],
+    [2, 9001, 'f16'],
   ];
   it.each(cases)('rows=%i dim=%i %s matches the CPU reference', async (rows, dim, dtype) => {
     const x = randn(rows * 31 + dim, rows * dim, 2);

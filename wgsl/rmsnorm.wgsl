@@ -1,10 +1,17 @@
 // RMSNorm: out[r, i] = x[r, i] / sqrt(mean_i(x[r, :]^2) + eps) * w[i]
 // CPU reference: src/ref/rmsnorm.ts
 // Grid: (step.rows, 1, 1), one workgroup of WG threads per row.
+// Thread lid owns elements lid + k WG, k < ITEMS = ceil(dim / WG). When ITEMS <= MAX_ITEMS the loops run to
+// that pipeline constant, so they unroll: every x and w load of the thread is issued before the first is used
+// (a decode step normalises one row, and a loop bounded by params.dim made its 8 loads 8 round trips), and
+// the values stay in registers for the output. Wider rows take the looped path.
 // Bindings: 0 out (rows, dim) f32 · 1 x (rows, dim) f32 · 2 w (dim) packed DTYPE · 3 params · 4 step
 
 override WG: u32 = 256u;
 override DTYPE: u32 = 0u;
+override ITEMS: u32 = 8u; // ceil(dim / WG)
+
+const MAX_ITEMS: u32 = 32u;
 
 struct Params {
   dim: u32,
@@ -26,18 +33,8 @@ fn weight(i: u32) -> f32 {
   return widen(w[i >> 1u], i & 1u, DTYPE);
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x;
-  if (row >= step.rows) {
-    return;
-  }
-  let base = row * params.dim;
-  var acc = 0.0;
-  for (var i = lid; i < params.dim; i += WG) {
-    let v = x[base + i];
-    acc += v * v;
-  }
+// The row's sum of squares, from every thread's partial (tree over workgroup memory).
+fn row_sum(lid: u32, acc: f32) -> f32 {
   partial[lid] = acc;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
@@ -46,7 +43,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  let scale = inverseSqrt(partial[0] / f32(params.dim) + params.eps);
+  return partial[0];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x;
+  if (row >= step.rows) {
+    return;
+  }
+  let base = row * params.dim;
+  if (ITEMS <= MAX_ITEMS) {
+    var xs: array<f32, MAX_ITEMS>;
+    var ws: array<f32, MAX_ITEMS>;
+    for (var k = 0u; k < ITEMS; k++) {
+      let i = lid + k * WG;
+      if (i < params.dim) {
+        xs[k] = x[base + i];
+        ws[k] = weight(i);
+      }
+    }
+    var acc = 0.0;
+    for (var k = 0u; k < ITEMS; k++) {
+      acc += xs[k] * xs[k];
+    }
+    let scale = inverseSqrt(row_sum(lid, acc) / f32(params.dim) + params.eps);
+    for (var k = 0u; k < ITEMS; k++) {
+      let i = lid + k * WG;
+      if (i < params.dim) {
+        out[base + i] = xs[k] * scale * ws[k];
+      }
+    }
+    return;
+  }
+  var acc = 0.0;
+  for (var i = lid; i < params.dim; i += WG) {
+    let v = x[base + i];
+    acc += v * v;
+  }
+  let scale = inverseSqrt(row_sum(lid, acc) / f32(params.dim) + params.eps);
   for (var i = lid; i < params.dim; i += WG) {
     out[base + i] = x[base + i] * scale * weight(i);
   }

@@ -23,7 +23,8 @@ export interface EncodedOp {
 }
 
 export async function createRmsNorm(gpu: Gpu, shape: RmsNormShape) {
-  const pipeline = await getPipeline(gpu, 'rmsnorm', source, { DTYPE: DTYPE_CODE[shape.weightDtype] });
+  const wg = Math.min(256, gpu.limits.maxComputeInvocationsPerWorkgroup);
+  const pipeline = await getPipeline(gpu, 'rmsnorm', source, { DTYPE: DTYPE_CODE[shape.weightDtype], WG: wg, ITEMS: Math.max(1, Math.ceil(shape.dim / wg)) });
   const params = createUniform(gpu, [shape.dim, f32Bits(shape.eps)], 'rmsnorm.params');
   return {
     bind(b: RmsNormBindings): EncodedOp {
