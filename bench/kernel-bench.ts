@@ -15,7 +15,6 @@ import { createRmsNorm } from '../src/gpu/ops/rmsnorm';
 import { createSiluMul } from '../src/gpu/ops/silu-mul';
 import { createStep } from '../src/gpu/step';
 import { Transformer } from '../src/model/forward';
-import { createMatvecV3 } from './baseline/matvec-v3';
 import { median, passDurationsNs } from './gpu-timing';
 import { randomWeights, SHAPES } from './random-model';
 
@@ -81,6 +80,19 @@ async function usPerCall(gpu: Gpu, reps: number, call: (pass: GPUComputePassEnco
   return median(xs);
 }
 
+/**
+ * The former v3 decode matvec as a createLinear tuning (its bench copy is gone: wgsl/matvec_loop.wgsl is that kernel
+ * plus an optional SwiGLU epilogue): the looped kernel, 256-invocation workgroups and v3's threads per row, 2 units
+ * (16-byte words, or u32 words when a row is not a multiple of 16 bytes) per invocation, a power of two in [32, 256].
+ * Rows timed with it are labelled V3_LABEL.
+ */
+function v3Layout(k: number): MatvecTuning {
+  const rowWords = k / 2; // bf16
+  const units = rowWords % 4 === 0 ? rowWords / 4 : rowWords;
+  return { loop: true, wg: 256, threads: Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(units / 2)))))) };
+}
+const V3_LABEL = 'v3 layout (looped kernel)';
+
 async function randomBuffers(gpu: Gpu, bytes: number, copies: number): Promise<GPUBuffer[]> {
   const fill = await createFillRandom(gpu, 'bf16');
   const bufs = Array.from({ length: copies }, () => createStorage(gpu, bytes));
@@ -106,7 +118,7 @@ export async function runKernelBench(args: Args): Promise<number> {
   const contexts = small ? [256] : [1024, 8192, 32768, 131072];
   const mm = small ? [128, 128, 64] : [8192, 8192, 2048];
 
-  // 1. Decode matvec (Llama-3.2-1B shapes, N x K): the v3 kernel (bench/baseline) against the current one,
+  // 1. Decode matvec (Llama-3.2-1B shapes, N x K): v3's layout of the looped kernel against the current one,
   //    auto layout and alternatives. Bytes of W per call over time.
   const D = small ? 256 : 2048;
   const F = small ? 512 : 8192;
@@ -140,10 +152,10 @@ export async function runKernelBench(args: Args): Promise<number> {
     const x = (await randomBuffers(gpu, 8 * k * 4, 1))[0];
     const out = createStorage(gpu, n * 4 * 8);
     const name = `${label} ${n}x${k}`;
-    const v3 = await createMatvecV3(gpu, { k, n });
-    const v3Bound = ws.map((w) => v3.bind({ out, x, w, step: step1 }));
+    const v3 = await createLinear(gpu, { inFeatures: k, outFeatures: n, dtype: 'bf16', hasBias: false, accumulate: false, maxRows: 1, matvec: v3Layout(k) });
+    const v3Bound = ws.map((w) => v3.bind({ out, x, parts: [{ buffer: w, rowStart: 0, rowCount: n }], step: step1 }));
     const us3 = await usPerCall(gpu, 4 * copies, (p, i) => v3Bound[i % copies].encode(p, 1));
-    log({ kernel: 'matvec bf16 v3', variant: `${name} tpf=${v3.tpf}`, usPerCall: us3, gbps: bytes / us3 / 1e3 });
+    log({ kernel: `matvec bf16 ${V3_LABEL}`, variant: `${name} tpf=${v3.layout.threads}`, usPerCall: us3, gbps: bytes / us3 / 1e3 });
     const layouts: (MatvecTuning | undefined)[] = [undefined, ...(sweep[label === 'lm head' ? 'head' : k > 4096 ? 'k8192' : 'k2048'] ?? [])];
     for (const t of layouts) {
       if (t?.subgroups === true && !matvecSubgroupsAvailable(gpu)) continue;
@@ -158,7 +170,8 @@ export async function runKernelBench(args: Args): Promise<number> {
   }
 
   // 1b. Decode fusions, old sequence vs new, per Llama-3.2-1B layer (weights rotate over copies):
-  //   attention input: rmsnorm + q|k|v (v3 kernel)              vs  q|k|v with the norm folded in
+  //   (v3 = V3_LABEL: createLinear with v3Layout)
+  //   attention input: rmsnorm + q|k|v (v3)                     vs  q|k|v with the norm folded in
   //   MLP: rmsnorm + gate|up (v3) + silu_mul + down (v3)        vs  rmsnorm + gate|up with SwiGLU folded + down
   //   logits: rmsnorm + LM head (v3)                            vs  rmsnorm + LM head (the engine's defaults)
   //   layer matrices: all of the above per layer (7 dispatches) vs (5 dispatches), without rope/attention
@@ -177,14 +190,14 @@ export async function runKernelBench(args: Args): Promise<number> {
     const [x, xb, normW, qkv, att, gu, h] = await randomBuffers(gpu, Math.max(2 * F, qkvN) * 4, 7);
     const norm = await createRmsNorm(gpu, { dim: D, eps: 1e-5, weightDtype: 'f32' });
     const silu = await createSiluMul(gpu, { features: F, inStride: 2 * F, bOffset: F });
-    const v3 = {
-      qkv: await createMatvecV3(gpu, { k: D, n: qkvN }),
-      o: await createMatvecV3(gpu, { k: D, n: D, accumulate: true }),
-      gu: await createMatvecV3(gpu, { k: D, n: 2 * F }),
-      down: await createMatvecV3(gpu, { k: F, n: D, accumulate: true }),
-    };
     const normed = { rmsNorm: { eps: 1e-5 }, maxRows: 1, accumulate: false, inFeatures: D, dtype: 'bf16' as const, hasBias: false };
     const plain = { maxRows: 1, accumulate: false, inFeatures: D, dtype: 'bf16' as const, hasBias: false };
+    const v3 = {
+      qkv: await createLinear(gpu, { ...plain, outFeatures: qkvN, matvec: v3Layout(D) }),
+      o: await createLinear(gpu, { ...plain, outFeatures: D, accumulate: true, matvec: v3Layout(D) }),
+      gu: await createLinear(gpu, { ...plain, outFeatures: 2 * F, matvec: v3Layout(D) }),
+      down: await createLinear(gpu, { ...plain, inFeatures: F, outFeatures: D, accumulate: true, matvec: v3Layout(F) }),
+    };
     const v4 = {
       qkv: await createLinear(gpu, { ...normed, outFeatures: qkvN }),
       o: await createLinear(gpu, { inFeatures: D, outFeatures: D, dtype: 'bf16', hasBias: false, accumulate: true, maxRows: 1 }),
@@ -196,10 +209,10 @@ export async function runKernelBench(args: Args): Promise<number> {
     const norm1 = norm.bind({ out: xb, x, weight: normW, step: step1 });
     const siluOp = silu.bind({ out: h, a: gu, b: gu, step: step1 });
     const old = Array.from({ length: copies }, (_, i) => ({
-      qkv: v3.qkv.bind({ out: qkv, x: xb, w: w.qkv[i], step: step1 }),
-      o: v3.o.bind({ out: x, x: att, w: w.o[i], step: step1 }),
-      gu: v3.gu.bind({ out: gu, x: xb, w: w.gu[i], step: step1 }),
-      down: v3.down.bind({ out: x, x: h, w: w.down[i], step: step1 }),
+      qkv: v3.qkv.bind({ out: qkv, x: xb, parts: part(w.qkv[i], qkvN), step: step1 }),
+      o: v3.o.bind({ out: x, x: att, parts: part(w.o[i], D), step: step1 }),
+      gu: v3.gu.bind({ out: gu, x: xb, parts: part(w.gu[i], 2 * F), step: step1 }),
+      down: v3.down.bind({ out: x, x: h, parts: part(w.down[i], D), step: step1 }),
     }));
     const cur = Array.from({ length: copies }, (_, i) => ({
       qkv: v4.qkv.bind({ out: qkv, x, parts: part(w.qkv[i], qkvN), step: step1, normWeight: normW }),
@@ -208,7 +221,8 @@ export async function runKernelBench(args: Args): Promise<number> {
       guPlain: v4.guPlain.bind({ out: gu, x: xb, parts: part(w.gu[i], 2 * F), step: step1 }),
       down: v4.down.bind({ out: x, x: h, parts: part(w.down[i], D), step: step1 }),
     }));
-    const seqs: [string, number, (p: GPUComputePassEncoder, i: number) => void, (p: GPUComputePassEncoder, i: number) => void][] = [
+    // [label, bytes, old sequence, new sequence, old row's suffix (default V3_LABEL)]
+    const seqs: [string, number, (p: GPUComputePassEncoder, i: number) => void, (p: GPUComputePassEncoder, i: number) => void, string?][] = [
       [
         'attn input (norm + q|k|v)',
         sizes.qkv,
@@ -254,12 +268,13 @@ export async function runKernelBench(args: Args): Promise<number> {
         sizes.gu,
         (p, i) => (cur[i % copies].guPlain.encode(p, 1), siluOp.encode(p, 1)),
         (p, i) => cur[i % copies].gu.encode(p, 1),
+        'v3', // the engine's plain gate|up, not the v3 layout
       ],
     ];
-    for (const [label, bytes, before, after] of seqs) {
+    for (const [label, bytes, before, after, oldSuffix = V3_LABEL] of seqs) {
       const usOld = await usPerCall(gpu, 4 * copies, before);
       const usNew = await usPerCall(gpu, 4 * copies, after);
-      log({ kernel: 'decode fusion', variant: `${label} v3`, usPerCall: usOld, gbps: bytes / usOld / 1e3 });
+      log({ kernel: 'decode fusion', variant: `${label} ${oldSuffix}`, usPerCall: usOld, gbps: bytes / usOld / 1e3 });
       log({ kernel: 'decode fusion', variant: `${label} v5`, usPerCall: usNew, gbps: bytes / usNew / 1e3 });
     }
     for (const b of [...w.qkv, ...w.o, ...w.gu, ...w.down]) b.destroy();
@@ -269,16 +284,16 @@ export async function runKernelBench(args: Args): Promise<number> {
     const headCopies = small ? 2 : 1;
     const heads = await randomBuffers(gpu, headBytes, headCopies);
     const logits = createStorage(gpu, V * 4);
-    const headOld = await createMatvecV3(gpu, { k: D, n: V });
+    const headOld = await createLinear(gpu, { ...plain, outFeatures: V, matvec: v3Layout(D) });
     const headNew = await createLinear(gpu, { ...plain, outFeatures: V });
     const headFolded = await createLinear(gpu, { ...normed, outFeatures: V });
-    const ho = heads.map((hw) => headOld.bind({ out: logits, x: xb, w: hw, step: step1 }));
+    const ho = heads.map((hw) => headOld.bind({ out: logits, x: xb, parts: part(hw, V), step: step1 }));
     const hn = heads.map((hw) => headNew.bind({ out: logits, x: xb, parts: part(hw, V), step: step1 }));
     const hf = heads.map((hw) => headFolded.bind({ out: logits, x, parts: part(hw, V), step: step1, normWeight: normW }));
     const usOld = await usPerCall(gpu, 8, (p, i) => (norm1.encode(p, 1), ho[i % headCopies].encode(p, 1)));
     const usNew = await usPerCall(gpu, 8, (p, i) => (norm1.encode(p, 1), hn[i % headCopies].encode(p, 1)));
     const usFolded = await usPerCall(gpu, 8, (p, i) => hf[i % headCopies].encode(p, 1));
-    log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v3', usPerCall: usOld, gbps: headBytes / usOld / 1e3 });
+    log({ kernel: 'decode fusion', variant: `logits (norm + LM head) ${V3_LABEL}`, usPerCall: usOld, gbps: headBytes / usOld / 1e3 });
     log({ kernel: 'decode fusion', variant: 'logits (norm + LM head) v5', usPerCall: usNew, gbps: headBytes / usNew / 1e3 });
     log({ kernel: 'decode fusion', variant: 'logits (LM head, norm folded: v4)', usPerCall: usFolded, gbps: headBytes / usFolded / 1e3 });
     heads.forEach((hw) => hw.destroy());
