@@ -1,5 +1,5 @@
-// Matrix-vector product for decode, the looped variant (the v3 kernel, bench/baseline/matvec_v3.wgsl, plus the
-// SwiGLU epilogue): what src/gpu/ops/linear.ts picks for many output rows (gate|up, LM head), where it measured
+// Matrix-vector product for decode, the looped variant (the v3 kernel of bench/NOTES.md, its former separate copy
+// now retired, plus the SwiGLU epilogue): what src/gpu/ops/linear.ts picks for many output rows (gate|up, LM head), where it measured
 // fastest on an H200 (gate|up 16384x2048 21.2 µs vs 24.4-28.0, LM head 123 vs 157 for wgsl/matvec.wgsl).
 //   plain: out[r, col_base + n] (= or +=) sum_k x[r, k] * W[n, k] (+ bias[bias_base + n])
 //   GLU:   W holds [gate; up] (up from row params.up_row of the part) and
