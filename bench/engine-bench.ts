@@ -10,9 +10,7 @@ import { type Args, num, str } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
-import { median, passDurationsNs } from './gpu-timing';
-
-const WARM_UP_MS = 400;
+import { median, timedSteps, warmUp } from './gpu-timing';
 
 /** Measured ceilings of the card the goals refer to (H200: copy bandwidth, f32 peak). */
 const H200 = { copyBytesPerS: 4.3e12, f32FlopsPerS: 67e12 };
@@ -60,29 +58,15 @@ export async function runBench(args: Args): Promise<number> {
 
   const rows: BenchRow[] = [];
   for (const ctx of contexts) {
-    // Warm-up: WARM_UP_MS of decoding so the GPU's clocks have left their idle state (345 MHz on the H200).
     model.reset();
-    const tw = performance.now();
-    for (let slot = 0; performance.now() - tw < WARM_UP_MS; slot ^= 1) {
-      await model.decodeChained(slot ^ 1);
-      await model.readArgmax(slot);
-    }
+    await warmUp(model);
     model.reset();
     const t0 = performance.now();
     await model.prefill(ids(ctx));
-    let tok = await model.readArgmax();
+    const first = await model.readArgmax();
     const prefillMs = performance.now() - t0;
-    const times: number[] = [];
-    const encodeTimes: number[] = [];
-    const qs = gpu.hasTimestamps ? gpu.device.createQuerySet({ type: 'timestamp', count: 2 * decodeTokens }) : undefined;
-    for (let i = 0; i < decodeTokens; i++) {
-      const t = performance.now();
-      await model.decode(tok, qs && { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
-      encodeTimes.push(performance.now() - t);
-      tok = await model.readArgmax();
-      times.push(performance.now() - t);
-    }
-    const decodeMs = median(times);
+    const steps = await timedSteps(gpu, model, decodeTokens, first);
+    const decodeMs = median(steps.stepMs);
     // Chained greedy decoding as the engine runs it: each step submitted before the last id is read.
     const tc = performance.now();
     let slot = 0;
@@ -93,7 +77,7 @@ export async function runBench(args: Args): Promise<number> {
     }
     await model.readArgmax(slot);
     const chainedMs = (performance.now() - tc) / decodeTokens;
-    const gpuPassMs = qs ? median((await passDurationsNs(gpu, qs, decodeTokens)).map((ns) => ns / 1e6)) : NaN;
+    const gpuPassMs = steps.gpuPassMs.length ? median(steps.gpuPassMs) : NaN;
     const kvBytes = 2 * config.nLayers * config.nKvHeads * config.headDim * (ctx + decodeTokens / 2) * (kvF16 ? 2 : 4);
     const decodeBytes = stats.decodeWeightBytes + kvBytes;
     const attnFlops = 2 * 2 * config.nLayers * config.nHeads * config.headDim * ((ctx * (ctx + 1)) / 2);
@@ -106,7 +90,7 @@ export async function runBench(args: Args): Promise<number> {
       decodeMsPerToken: decodeMs,
       decodeGpuPassMs: gpuPassMs,
       decodeChainedMsPerToken: chainedMs,
-      decodeEncodeMs: median(encodeTimes),
+      decodeEncodeMs: median(steps.encodeMs),
       decodeBytesPerToken: decodeBytes,
       decodeGBps: decodeBytes / (Math.min(decodeMs, chainedMs) / 1000) / 1e9,
       decodeBandwidthFraction: decodeBytes / (Math.min(decodeMs, chainedMs) / 1000) / H200.copyBytesPerS,

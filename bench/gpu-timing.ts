@@ -22,3 +22,50 @@ export async function passDurationsNs(gpu: Gpu, qs: GPUQuerySet, n: number): Pro
   qs.destroy();
   return Array.from({ length: n }, (_, i) => Number(t[2 * i + 1] - t[2 * i]));
 }
+
+/** The part of the Transformer the decode timings drive. */
+export interface DecodingModel {
+  decode(token: number, timestampWrites?: GPUComputePassTimestampWrites): Promise<void>;
+  decodeChained(slot: number): Promise<void>;
+  readArgmax(slot?: number): Promise<number>;
+  rewind(n: number): void;
+}
+
+/** Milliseconds of decoding before anything is timed: the H200 idles at 345 MHz and needs sustained load. */
+export const WARM_UP_MS = 400;
+
+/**
+ * Chained greedy decoding for at least `ms` (and two steps), each token rewound, so the context keeps its
+ * length (and stays within any reservation); the last submission is read back before it returns.
+ */
+export async function warmUp(model: DecodingModel, ms = WARM_UP_MS): Promise<void> {
+  const t0 = performance.now();
+  let slot = 0;
+  for (let i = 0; i < 2 || performance.now() - t0 < ms; i++) {
+    await model.decodeChained(slot ^ 1);
+    model.rewind(1);
+    await model.readArgmax(slot);
+    slot ^= 1;
+  }
+  await model.readArgmax(slot);
+}
+
+/**
+ * `n` decode steps one at a time from `token` (each fed the previous argmax, read back before the next):
+ * host time to encode and submit each, time of each step with its readback, and GPU time of each pass
+ * (timestamps; empty without them). Returns the last token too.
+ */
+export async function timedSteps(gpu: Gpu, model: DecodingModel, n: number, token: number) {
+  const qs = gpu.hasTimestamps ? gpu.device.createQuerySet({ type: 'timestamp', count: 2 * n }) : undefined;
+  const encodeMs: number[] = [];
+  const stepMs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await model.decode(token, qs && { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+    encodeMs.push(performance.now() - t);
+    token = await model.readArgmax();
+    stepMs.push(performance.now() - t);
+  }
+  const gpuPassMs = qs ? (await passDurationsNs(gpu, qs, n)).map((ns) => ns / 1e6) : [];
+  return { encodeMs, stepMs, gpuPassMs, token };
+}

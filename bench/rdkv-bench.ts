@@ -5,43 +5,37 @@
  * `--long-policies` limits which policies run at contexts >= 65536 (their prefill dominates the time).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { acquireGpu } from '../src/gpu/device';
+import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, num, str } from '../src/cli/args';
 import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
 import { sweepFull, sweepRdkv, type SweepRow } from './attention-sweep';
-import { median, passDurationsNs } from './gpu-timing';
+import { median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
 const TIMED_STEPS = 8;
-const WARM_UP_MS = 400;
 const ATTENTION_ROUNDS = 4;
 
 /**
  * GPU timestamps for the state the model is in: the decode pass (one step at a time, read back each) and the
- * decode attention of every layer alone (ATTENTION_ROUNDS x nLayers dispatches in one pass).
+ * decode attention of every layer alone (ATTENTION_ROUNDS rounds of the step profile's attention group in one
+ * pass).
  */
-async function timeDecodeParts(gpu: Awaited<ReturnType<typeof acquireGpu>>, model: Transformer, nLayers: number) {
+async function timeDecodeParts(gpu: Gpu, model: Transformer, nLayers: number) {
   if (!gpu.hasTimestamps) return { gpuPassMs: NaN, encodeMs: NaN, attentionUs: NaN };
-  const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 2 * TIMED_STEPS });
-  const encodeMs: number[] = [];
-  for (let i = 0; i < TIMED_STEPS; i++) {
-    const t = performance.now();
-    await model.decode(1, { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
-    encodeMs.push(performance.now() - t);
-    await model.readArgmax();
-  }
-  const passMs = (await passDurationsNs(gpu, qs, TIMED_STEPS)).map((ns) => ns / 1e6);
+  const steps = await timedSteps(gpu, model, TIMED_STEPS, 1);
+  const attention = model.decodeProfileGroups().find((g) => g.name === 'attention');
+  if (!attention) throw new Error('rdkv-bench: the decode step profile has no attention group');
   const qa = gpu.device.createQuerySet({ type: 'timestamp', count: 2 });
   const enc = gpu.device.createCommandEncoder();
   const pass = enc.beginComputePass({ timestampWrites: { querySet: qa, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-  for (let r = 0; r < ATTENTION_ROUNDS; r++) for (let l = 0; l < nLayers; l++) model.encodeDecodeAttention(pass, l);
+  for (let r = 0; r < ATTENTION_ROUNDS; r++) attention.encode(pass);
   pass.end();
   gpu.device.queue.submit([enc.finish()]);
   const [attnNs] = await passDurationsNs(gpu, qa, 1);
-  return { gpuPassMs: median(passMs), encodeMs: median(encodeMs), attentionUs: attnNs / 1e3 / (ATTENTION_ROUNDS * nLayers) };
+  return { gpuPassMs: median(steps.gpuPassMs), encodeMs: median(steps.encodeMs), attentionUs: attnNs / 1e3 / (ATTENTION_ROUNDS * nLayers) };
 }
 
 interface Row {
@@ -107,21 +101,14 @@ export async function runRdkvBench(args: Args): Promise<number> {
         await model.readArgmax(0);
       }
       const prefillMs = performance.now() - t0;
-      // Chained greedy decode, as the engine runs it; two warm-up steps first.
+      // Chained greedy decode, as the engine runs it, after the warm-up (bench/gpu-timing.ts).
       let slot = 0;
       const step = async () => {
         await model.decodeChained(slot ^ 1);
         await model.readArgmax(slot);
         slot ^= 1;
       };
-      // Warm-up: at least WARM_UP_MS of decoding first, so the GPU's clocks have left their idle state
-      // (the H200 idles at 345 MHz; scoring and packing leave it idle for seconds).
-      const tw = performance.now();
-      // Each warm-up token is rewound, so the context stays at its length and within the reservation.
-      for (let i = 0; i < 2 || performance.now() - tw < WARM_UP_MS; i++) {
-        await step();
-        model.rewind(1);
-      }
+      await warmUp(model);
       const t1 = performance.now();
       for (let i = 0; i < decodeTokens; i++) await step();
       const decodeMs = (performance.now() - t1) / decodeTokens;

@@ -697,15 +697,6 @@ export class Transformer {
   }
 
   /**
-   * Benchmarks: records layer `l`'s decode attention exactly as the last decode step ran it (same buffers,
-   * same Step uniform), so the attention kernels can be timed alone.
-   */
-  encodeDecodeAttention(pass: GPUComputePassEncoder, l: number): void {
-    const ops = this.compressed ? this.compressed.ops : this.layers;
-    ops[l].attnDecode.encode(pass, this.length);
-  }
-
-  /**
    * Benchmarks: the decode step's dispatches grouped by kind, each group encoding that op for every layer as
    * the last decode step ran it (same buffers, same Step uniform), in the step's order; the groups together
    * are one decode step. Timing each group repeated shows where a step's GPU time goes.
