@@ -8,6 +8,7 @@
  */
 import source from '../../../wgsl/attention_decode.wgsl';
 import combineSource from '../../../wgsl/attention_decode_combine.wgsl';
+import mergeSource from '../../../wgsl/decode_combine.wgsl';
 import type { Gpu } from '../device';
 import { bindGroup, createStorage, createUniform, dispatch, getPipeline } from '../kernel';
 import { useSubgroups, withReduce } from './decode-reduce';
@@ -135,7 +136,7 @@ export async function createAttentionDecode(gpu: Gpu, shape: DecodeShape) {
       WG: t.wg,
       RED_N: redWords(group, ud, t.wg),
     }),
-    getPipeline(gpu, 'attention_decode_combine', combineSource, { HEAD_DIM: headDim, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
+    getPipeline(gpu, 'attention_decode_combine', `${mergeSource}\n${combineSource}`, { HEAD_DIM: headDim, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
   const params = createUniform(gpu, [nHeads, shape.capacity, shape.window ?? 0, scaleLog2Bits(shape), maxSplits], 'attention_decode.params');
   const scratch = createStorage(gpu, 4 * (4 + nHeads * maxSplits * (2 + headDim)), 'attention_decode.scratch');

@@ -10,6 +10,7 @@
  */
 import source from '../../../wgsl/rdkv_attention_decode.wgsl';
 import combineSource from '../../../wgsl/rdkv_attention_combine.wgsl';
+import mergeSource from '../../../wgsl/decode_combine.wgsl';
 import { HEADER_FIELDS, encodeHeader, type HeadLayout } from '../../rdkv/layout';
 import type { Gpu } from '../device';
 import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline, uploadStorage } from '../kernel';
@@ -119,7 +120,7 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
       RED_N: Math.max(G, 9) * wg,
       ZC_F16: shape.zoneCF16 ? 1 : 0,
     }),
-    getPipeline(gpu, 'rdkv_attention_combine', combineSource, { HEAD_DIM: headDim, G, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
+    getPipeline(gpu, 'rdkv_attention_combine', `${mergeSource}\n${combineSource}`, { HEAD_DIM: headDim, G, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
   const scale = shape.scale ?? 1 / Math.sqrt(headDim);
   return {
