@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/model/config';
+import { readFileSync } from 'node:fs';
+import { parseConfig, type ModelConfig } from '../src/model/config';
+import { PREFILL_CHUNK_BYTES, prefillChunkFor } from '../src/model/forward';
+import { SHAPES } from '../bench/random-model';
 import { loadErrorOf, tinyConfigJson } from './model-fixture';
 
 
@@ -103,5 +106,19 @@ describe('parseConfig', () => {
 
   it('rejects a non-object and names a custom file name', () => {
     expect(loadErrorOf(() => parseConfig([1, 2], 'x/config.json')).message).toBe('x/config.json: expected a JSON object at the top level');
+  });
+});
+
+describe('prefillChunkFor', () => {
+  const rowBytes = (c: ModelConfig) => 4 * (2 * c.hiddenSize + (3 * c.nHeads + 2 * c.nKvHeads) * c.headDim + 3 * c.intermediateSize + 1);
+  it('keeps 256 rows for a large model and gives a small one long chunks within the byte budget', () => {
+    const big = SHAPES['llama-3.2-1b'];
+    expect(prefillChunkFor(big)).toBe(256);
+    const small = parseConfig(JSON.parse(readFileSync('public/models/default/config.json', 'utf8')));
+    const rows = prefillChunkFor(small);
+    expect(rows).toBe(2048);
+    expect(rows * rowBytes(small)).toBeLessThanOrEqual(PREFILL_CHUNK_BYTES);
+    expect(2 * rows * rowBytes(small)).toBeGreaterThan(PREFILL_CHUNK_BYTES);
+    expect(prefillChunkFor({ ...small, hiddenSize: 8, intermediateSize: 8, nHeads: 1, nKvHeads: 1, headDim: 8 })).toBe(4096);
   });
 });

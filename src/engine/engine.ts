@@ -5,7 +5,7 @@
 import { acquireGpu, type Gpu } from '../gpu/device';
 import { renderChat, type ChatMessage } from '../model/chat-template';
 import type { ModelConfig } from '../model/config';
-import { Transformer } from '../model/forward';
+import { prefillChunkFor, Transformer } from '../model/forward';
 import { parseGenerationConfig, type GenerationConfig } from '../model/generation-config';
 import { openCheckpoint, type Checkpoint, type ModelFiles } from '../model/model-files';
 import { Tokenizer } from '../model/tokenizer';
@@ -19,7 +19,7 @@ import { isGreedy, Sampler, type SamplingOptions } from './sampler';
 export interface LoadOptions {
   gpu?: Gpu;
   onProgress?: (p: UploadProgress) => void;
-  /** Prefill chunk rows (default 256). */
+  /** Prefill chunk rows (default prefillChunkFor(config): 256 for large models, up to 4096 for small ones). */
   prefillChunk?: number;
   /** KV cache precision; default f32 for f32 checkpoints, f16 otherwise. */
   kvDtype?: 'f32' | 'f16';
@@ -101,7 +101,7 @@ export class Engine {
     const weights = await uploadWeights(gpu, ckpt, { onProgress: options.onProgress });
     const f32Model = weights.embed.dtype === 'f32' && weights.layers[0].q.dtype === 'f32';
     const kvF16 = (options.kvDtype ?? (f32Model ? 'f32' : 'f16')) === 'f16';
-    const forward = await Transformer.create(gpu, ckpt.config, weights, { chunk: options.prefillChunk ?? 256, kvF16 });
+    const forward = await Transformer.create(gpu, ckpt.config, weights, { chunk: options.prefillChunk ?? prefillChunkFor(ckpt.config), kvF16 });
     return new Engine(
       gpu,
       files.name,

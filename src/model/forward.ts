@@ -71,6 +71,23 @@ export interface PrefillHooks {
   compress?: CompressSpec;
 }
 
+/** Working-buffer bytes a prefill chunk may take (prefillChunkFor). */
+export const PREFILL_CHUNK_BYTES = 32 * 2 ** 20;
+
+/**
+ * Rows per prefill chunk for a model: the largest power of two in [256, 4096] whose working buffers (one row:
+ * x, xb, q|k|v, q, att, gate|up, h, id) fit PREFILL_CHUNK_BYTES. A large model keeps 256 rows (the
+ * Llama-3.2-1B shape: ~140 KB a row); a small one gets long chunks, because the prefill attention grid is
+ * (rows × G / BQ, Hkv) workgroups per chunk — at 256 rows a 2-KV-head model fills a GPU with 64 workgroups,
+ * and a long prompt is hundreds of such under-filled passes.
+ */
+export function prefillChunkFor(c: ModelConfig): number {
+  const rowBytes = 4 * (2 * c.hiddenSize + (3 * c.nHeads + 2 * c.nKvHeads) * c.headDim + 3 * c.intermediateSize + 1);
+  let rows = 256;
+  while (rows < 4096 && 2 * rows * rowBytes <= PREFILL_CHUNK_BYTES) rows *= 2;
+  return rows;
+}
+
 export interface ForwardOptions {
   /** Rows per prefill chunk (matrix-matrix kernels work on this many tokens at once). */
   chunk: number;
