@@ -1,6 +1,7 @@
 /** Timing helpers shared by the benchmarks: medians and GPU timestamp-query readback. */
 import type { Gpu } from '../src/gpu/device';
 import { MAP_READ_MODE, Usage } from '../src/gpu/usage';
+import { DECODE_AHEAD } from '../src/model/forward';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,4 +96,21 @@ export async function copyBandwidth(gpu: Gpu, rounds = 24): Promise<{ bytesPerS:
   a.destroy();
   b.destroy();
   return { bytesPerS: (2 * size * rounds) / (Math.min(...times) / 1000), bufferBytes: size };
+}
+
+/**
+ * Chained greedy decoding as the engine runs it (src/engine/engine.ts): `n` steps, each fed the previous step's
+ * id on the GPU, kept `ahead` steps beyond the id being read back. Returns host ms per token, the last
+ * submission read back. The context grows by n.
+ */
+export async function chainedMsPerToken(model: DecodingModel, n: number, ahead = DECODE_AHEAD): Promise<number> {
+  const slots = DECODE_AHEAD + 1;
+  if (!(ahead >= 1 && ahead <= DECODE_AHEAD)) throw new RangeError(`ahead must be in 1..${DECODE_AHEAD}, got ${ahead}`);
+  const t = performance.now();
+  let submitted = 0;
+  for (let i = 0; i < n; i++) {
+    for (; submitted < Math.min(i + ahead, n); submitted++) await model.decodeChained((submitted + 1) % slots);
+    await model.readArgmax((i + 1) % slots);
+  }
+  return (performance.now() - t) / n;
 }

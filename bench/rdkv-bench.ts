@@ -12,7 +12,7 @@ import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
 import { sweepFull, sweepRdkv, type SweepRow } from './attention-sweep';
-import { median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
+import { chainedMsPerToken, median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
 const TIMED_STEPS = 8;
@@ -102,16 +102,8 @@ export async function runRdkvBench(args: Args): Promise<number> {
       }
       const prefillMs = performance.now() - t0;
       // Chained greedy decode, as the engine runs it, after the warm-up (bench/gpu-timing.ts).
-      let slot = 0;
-      const step = async () => {
-        await model.decodeChained(slot ^ 1);
-        await model.readArgmax(slot);
-        slot ^= 1;
-      };
       await warmUp(model);
-      const t1 = performance.now();
-      for (let i = 0; i < decodeTokens; i++) await step();
-      const decodeMs = (performance.now() - t1) / decodeTokens;
+      const decodeMs = await chainedMsPerToken(model, decodeTokens);
       const parts = await timeDecodeParts(gpu, model, config.nLayers);
       const cacheBytes = model.cacheBytes();
       // What a decode step reads of the cache: the packed layers, plus the zone C tokens written so far

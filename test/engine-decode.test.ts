@@ -28,6 +28,8 @@ describe('engine decoding', () => {
     const cut = await engine.generate(ids, { maxTokens: 12, eosIds: [eosAt] });
     expect(cut.stopReason).toBe('eos');
     expect(cut.tokens).toEqual(full.tokens.slice(0, full.tokens.indexOf(eosAt)));
+    // Steps run ahead past the EOS are dropped: the cache holds the prompt and the tokens before the EOS's.
+    expect(engine.forward.length).toBe(ids.length + cut.tokens.length);
 
     // A stop string: generation ends where the text first ends with it, and the string is cut off.
     const stopAt = engine.tokenizer.decode(full.tokens.slice(0, 4));
@@ -36,11 +38,22 @@ describe('engine decoding', () => {
     expect(stopped.stopReason).toBe('stop');
     expect(stopped.text + stopString).toBe(engine.tokenizer.decode(stopped.tokens));
     expect(stopped.tokens.length).toBeLessThanOrEqual(4);
+    // ... and the last token stays pending (fed first when the context continues), nothing past it.
+    expect(engine.forward.length).toBe(ids.length + stopped.tokens.length - 1);
+    // Continuing after the stop equals the uninterrupted run from there on.
+    const after = await engine.generate([], { maxTokens: 3, eosIds: [], continueContext: true });
+    expect([...stopped.tokens, ...after.tokens]).toEqual(full.tokens.slice(0, stopped.tokens.length + 3));
 
     // Generating 12 tokens in one go equals 6, then 6 more continuing the same context.
     const first = await engine.generate(ids, { maxTokens: 6, eosIds: [] });
     const rest = await engine.generate([], { maxTokens: 6, eosIds: [], continueContext: true });
     expect([...first.tokens, ...rest.tokens]).toEqual(full.tokens);
+    // An aborted generation keeps the context it had reached (no step that ran ahead stays in the cache).
+    const ac = new AbortController();
+    const aborted = await engine.generate(ids, { maxTokens: 12, eosIds: [], signal: ac.signal, onToken: () => ac.abort() });
+    expect(aborted.stopReason).toBe('aborted');
+    expect(aborted.tokens.length).toBe(1);
+    expect(engine.forward.length).toBe(ids.length + 1);
   });
 
   it('an empty prompt means BOS alone', () => {

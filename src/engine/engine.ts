@@ -5,7 +5,7 @@
 import { acquireGpu, type Gpu } from '../gpu/device';
 import { renderChat, type ChatMessage } from '../model/chat-template';
 import type { ModelConfig } from '../model/config';
-import { prefillChunkFor, Transformer } from '../model/forward';
+import { DECODE_AHEAD, prefillChunkFor, Transformer } from '../model/forward';
 import { parseGenerationConfig, type GenerationConfig } from '../model/generation-config';
 import { openCheckpoint, type Checkpoint, type ModelFiles } from '../model/model-files';
 import { Tokenizer } from '../model/tokenizer';
@@ -151,13 +151,16 @@ export class Engine {
     if (bad !== undefined) throw new RangeError(`token id ${bad} is outside the vocabulary (size ${vocab})`);
     const eos = new Set(o.eosIds ?? this.generation.eosTokenIds);
     const sampling = o.sampling ?? {};
-    // Greedy without logits: the argmax stays on the GPU and each step is submitted before the last id
-    // is read back (decodeChained), so host work overlaps the GPU's.
+    // Greedy without logits: the argmax stays on the GPU and each step feeds the previous step's id from GPU
+    // memory (decodeChained), up to DECODE_AHEAD steps beyond the id being read, so host work and readback
+    // latency overlap the GPU's. Token k (k = 0: the prefill's) is read from slot k mod (DECODE_AHEAD + 1).
     const greedy = isGreedy(sampling) && !o.keepLogits;
+    const ahead = greedy ? DECODE_AHEAD : 0;
+    const slots = DECODE_AHEAD + 1;
     const sampler = new Sampler(sampling);
-    let slot = 0;
-    const next = async (): Promise<{ id: number; logits?: Float32Array }> => {
-      if (greedy) return { id: await f.readArgmax(slot) };
+    let submitted = 0; // chained steps submitted: they produce tokens 1 .. submitted
+    const next = async (k: number): Promise<{ id: number; logits?: Float32Array }> => {
+      if (greedy) return { id: await f.readArgmax(k % slots) };
       const logits = await f.readLogits();
       return { id: sampler.sample(logits), logits: o.keepLogits ? logits : undefined };
     };
@@ -174,7 +177,7 @@ export class Engine {
       this.report = this.buildReport(policy, promptIds.length);
       this.reportSource = { policy, T: promptIds.length };
     }
-    let cur = await next();
+    let cur = await next(0);
     const prefillMs = performance.now() - t0;
 
     const tokens: number[] = [];
@@ -182,19 +185,26 @@ export class Engine {
     const stream = this.tokenizer.streamDecoder();
     let text = '';
     let stopReason: StopReason = 'length';
+    // Steps already submitted past token i fed ids that will not be kept: drop them from the context.
+    const dropAhead = (i: number) => {
+      if (greedy) f.rewind(submitted - i);
+    };
     const t1 = performance.now();
-    while (tokens.length < o.maxTokens) {
+    for (let i = 0; tokens.length < o.maxTokens; i++) {
       if (o.signal?.aborted) {
         stopReason = 'aborted';
+        dropAhead(i);
         break;
       }
       if (cur.logits) logits.push(cur.logits);
       if (eos.has(cur.id)) {
         stopReason = 'eos';
+        dropAhead(i);
         break;
       }
-      const more = tokens.length + 1 < o.maxTokens;
-      if (greedy && more) await f.decodeChained(slot ^ 1); // feeds cur.id from GPU memory
+      // Tokens 0 .. maxTokens - 1 are emitted: steps produce tokens 1 .. maxTokens - 1.
+      const last = Math.min(i + Math.max(ahead, 1), o.maxTokens - 1);
+      if (greedy) for (; submitted < last; submitted++) await f.decodeChained((submitted + 1) % slots);
       tokens.push(cur.id);
       const delta = stream.push(cur.id);
       text += delta;
@@ -203,16 +213,12 @@ export class Engine {
       if (stop) {
         text = text.slice(0, -stop.length);
         stopReason = 'stop';
-        if (greedy && more) f.rewind(1); // cur.id was fed ahead; it stays pending instead
+        dropAhead(i); // cur.id stays pending instead
         break;
       }
-      if (!more) break;
-      if (greedy) {
-        slot ^= 1;
-      } else {
-        await f.decode(cur.id);
-      }
-      cur = await next();
+      if (i + 1 >= o.maxTokens) break;
+      if (!greedy) await f.decode(cur.id);
+      cur = await next(i + 1);
     }
     const decodeMs = performance.now() - t1;
     if ((stopReason === 'length' || stopReason === 'stop') && tokens.length) this.pending = tokens[tokens.length - 1];

@@ -88,6 +88,13 @@ export function prefillChunkFor(c: ModelConfig): number {
   return rows;
 }
 
+/**
+ * Chained greedy steps the engine keeps submitted beyond the token it is reading: the GPU always has the next
+ * step queued while the host waits for a readback (which can take as long as a step: Dawn resolves mapAsync
+ * by polling) and encodes the one after.
+ */
+export const DECODE_AHEAD = 2;
+
 export interface ForwardOptions {
   /** Rows per prefill chunk (matrix-matrix kernels work on this many tokens at once). */
   chunk: number;
@@ -158,7 +165,10 @@ export class Transformer {
   private lmHeadDecode!: EncodedOp;
   private argmaxOp!: EncodedOp;
   private invFreq: GPUBuffer;
-  /** Readback slots for sampled ids: two, so a chained step can run while the last id is read. */
+  /**
+   * Readback slots for sampled ids: DECODE_AHEAD + 1, so chained steps can run that far ahead of the id being
+   * read (the slot of token k is k mod the slot count; token 0 is the prefill's, slot 0).
+   */
   private readonly tokenRead: GPUBuffer[];
   /** Per layer, the fused [gate; up] weight (null when the weights stay separate). */
   private gateUpParts: WeightPart[][] | null = null;
@@ -185,7 +195,7 @@ export class Transformer {
     this.stepOne = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 }, 'step.one');
     this.invFreq = uploadStorage(gpu, inverseFrequencies(config), 'rope.invFreq');
     this.b = this.allocate();
-    this.tokenRead = [0, 1].map((i) =>
+    this.tokenRead = Array.from({ length: DECODE_AHEAD + 1 }, (_, i) =>
       gpu.device.createBuffer({ label: `argmax.read${i}`, size: 4, usage: Usage.MAP_READ | Usage.COPY_DST }),
     );
   }
