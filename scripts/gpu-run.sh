@@ -2,6 +2,7 @@
 # Runs the CLI bundle on the GPU machine (see ../shared/design/environment.md): unpacks the kit's Node,
 # Vulkan loader and Dawn, points Vulkan at NVIDIA's driver, then `node .gpu-kit/cli.mjs "$@"`.
 # Build the bundle first, here: node scripts/build-cli.mjs .gpu-kit/cli.mjs
+# CLI=other.mjs runs .gpu-kit/other.mjs instead (e.g. a baseline bundle for a before/after in one call).
 set -euo pipefail
 for f in .gpu-kit/deb/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -9,4 +10,4 @@ d=.gpu-kit/node_modules/webgpu/dist/linux-x64
 [ -f $d/dawn.node ] || xz -dc $d/dawn.node.xz > $d/dawn.node
 [ -x /usr/local/bin/node ] || { xz -dc .gpu-kit/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node; }
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-exec node .gpu-kit/cli.mjs "$@"
+exec node ".gpu-kit/${CLI:-cli.mjs}" "$@"
