@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, str } from '../src/cli/args';
 import { createStorage } from '../src/gpu/kernel';
-import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
+import { createAttentionDecode, type AttentionDecode, type DecodeShape } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
 import { createLinear, MATMUL_LARGE, matvecSubgroupsAvailable, type MatmulTile, type MatvecTuning } from '../src/gpu/ops/linear';
 import { createRmsNorm } from '../src/gpu/ops/rmsnorm';
@@ -308,20 +308,42 @@ export async function runKernelBench(args: Args): Promise<number> {
     log({ kernel: 'dispatch overhead', variant: 'silu_mul 2048', usPerCall: await usPerCall(gpu, 200, (p) => bound.encode(p, 1)) });
   }
 
-  // 3. Decode attention (Llama-3.2-1B heads, f16 cache) by context length.
-  for (const ctx of contexts) {
-    const shape = { nHeads: 32, nKvHeads: 8, headDim: 64, capacity: ctx, cacheF16: true };
+  // 3. Decode attention (Llama-3.2-1B heads, f16 cache) by context length. Up to SIDE_BY_SIDE keys both paths of
+  //    createAttentionDecode are timed: the single-dispatch kernel (singleMaxKeys = ctx: wherever it fits; at 1K
+  //    and 2K also other workgroup sizes) and the two-pass split-K pair (singleMaxKeys = 0), "(default)" marking
+  //    the one the engine takes, so the threshold can be set from one run. Longer contexts: the default path.
+  const SIDE_BY_SIDE = 4096;
+  const attnContexts = small ? [256] : [256, 512, 1024, 2048, 4096, ...contexts.filter((c) => c > SIDE_BY_SIDE)];
+  for (const ctx of attnContexts) {
+    const shape: DecodeShape = { nHeads: 32, nKvHeads: 8, headDim: 64, capacity: ctx, cacheF16: true };
     const cacheBytes = shape.nKvHeads * ctx * shape.headDim * 2;
     const [kc, vc] = await randomBuffers(gpu, cacheBytes, 2);
     const q = (await randomBuffers(gpu, 32 * 64 * 4, 1))[0];
     const out = createStorage(gpu, 32 * 64 * 4);
-    const op = await createAttentionDecode(gpu, shape);
     const step = createStep(gpu, { rows: 1, pos: ctx - 1, kvLen: ctx });
-    const bound = op.bind({ out, q, kCache: kc, vCache: vc, step });
-    const us = await usPerCall(gpu, 20, (p) => bound.encode(p, ctx));
-    log({ kernel: 'attention decode f16', variant: `ctx ${ctx} splits ${op.splits(ctx)}`, usPerCall: us, gbps: (2 * cacheBytes) / us / 1e3 });
-    kc.destroy();
-    vc.destroy();
+    const defaultPath = (await createAttentionDecode(gpu, shape)).path(ctx);
+    const timeAttention = async (extra: Partial<DecodeShape>, label: (op: AttentionDecode) => string) => {
+      const op = await createAttentionDecode(gpu, { ...shape, ...extra });
+      const path = op.path(ctx);
+      if (extra.singleMaxKeys && path !== 'single') {
+        console.error(`attention decode ctx ${ctx} ${JSON.stringify(extra)}: the single kernel does not fit (up to ${op.singleMaxKeys} keys)`);
+        return;
+      }
+      const bound = op.bind({ out, q, kCache: kc, vCache: vc, step });
+      const us = await usPerCall(gpu, 20, (p) => bound.encode(p, ctx));
+      const variant = `ctx ${ctx} ${label(op)}${ctx <= SIDE_BY_SIDE && path === defaultPath && !extra.singleWg ? ' (default)' : ''}`;
+      log({ kernel: 'attention decode f16', variant, usPerCall: us, gbps: (2 * cacheBytes) / us / 1e3 });
+    };
+    if (ctx <= SIDE_BY_SIDE) {
+      await timeAttention({ singleMaxKeys: ctx }, () => 'single');
+      await timeAttention({ singleMaxKeys: 0 }, (op) => `two-pass splits ${op.splits(ctx)}`);
+      for (const singleWg of ctx === 1024 || ctx === 2048 ? [128, 512, 1024] : []) {
+        if (singleWg <= gpu.limits.maxComputeInvocationsPerWorkgroup) await timeAttention({ singleMaxKeys: ctx, singleWg }, () => `single wg=${singleWg}`);
+      }
+    } else {
+      await timeAttention({}, (op) => (op.path(ctx) === 'single' ? 'single' : `splits ${op.splits(ctx)}`));
+    }
+    for (const b of [kc, vc, q, out, step]) b.destroy();
   }
 
   // 4. Prefill matmul (8192 x 2048) . (8192 x 2048)^T, bf16 weights, by tile.

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createAttentionDecode, decodeSplits, decodeTiles, type DecodeShape } from '../src/gpu/ops/attention-decode';
+import { createAttentionDecode, decodeSplits, decodeTiles, singlePlan, type DecodePath, type DecodeShape } from '../src/gpu/ops/attention-decode';
+import { workgroupBudget } from '../src/gpu/ops/attention-prefill';
 import { createStep, writeStep } from '../src/gpu/step';
 import { attentionRef } from '../src/ref/attention';
 import { randn } from '../src/ref/random';
@@ -26,13 +27,91 @@ describe('attention_decode kernel', () => {
     [300, 4, 2, 64, 100, true],
     [37, 4, 2, 10, 0, false],
     [37, 3, 1, 12, 20, true],
+    [301, 8, 1, 24, 0, true], // G = 8, 3 units a row
+    [129, 8, 2, 128, 0, true], // G = 4, d 128
+    [77, 2, 1, 128, 40, false], // d 128 f32: 32 units a row
+    [700, 4, 4, 64, 0, true], // several keys per thread in the single kernel at any workgroup size
   ];
-  // both reductions: the subgroup helper (where the adapter has subgroups; SwiftShader does) and the tree
-  const withPaths = cases.flatMap((c) => [true, false].map((sg) => [...c, sg] as const));
-  it.each(withPaths)('kvLen=%i Hq=%i Hkv=%i d=%i window=%i f16=%s subgroups=%s matches the CPU reference', async (kvLen, nHeads, nKvHeads, d, window, f16, sg) => {
-    const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: kvLen + 4, cacheF16: f16, window, minKeysPerSplit: 64, subgroups: sg && gpu.hasSubgroups };
-    const run = await setup(shape, kvLen * 10 + d);
+  // Both paths (the single kernel: singleMaxKeys above the span, lowered to it; two-pass: 0) and both reductions
+  // (the subgroup helper where the adapter has subgroups, as SwiftShader does, and the tree).
+  const paths: DecodePath[] = ['single', 'two-pass'];
+  const withPaths = cases.flatMap((c) => paths.flatMap((path) => [true, false].map((sg) => [...c, path, sg] as const)));
+  it.each(withPaths)('kvLen=%i Hq=%i Hkv=%i d=%i window=%i f16=%s %s subgroups=%s matches the CPU reference', async (kvLen, nHeads, nKvHeads, d, window, f16, path, sg) => {
+    const singleMaxKeys = path === 'single' ? 1e9 : 0;
+    const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: kvLen + 4, cacheF16: f16, window, minKeysPerSplit: 64, subgroups: sg && gpu.hasSubgroups, singleMaxKeys };
+    const { op, run } = await setup(shape, kvLen * 10 + d);
+    expect(op.path(kvLen)).toBe(path);
     expect(await run(kvLen)).toBeLessThan(f16 ? 2e-5 : 1e-5);
+  });
+
+  // The threshold: spans up to singleMaxKeys take the single kernel, one more key the two-pass path; with a
+  // window the span stops growing at the window. One binding serves both paths as kv_len changes.
+  // [nHeads, nKvHeads, headDim, f16, window, singleMaxKeys, kvLens]
+  const threshold: [number, number, number, boolean, number, number, number[]][] = [
+    [4, 1, 64, true, 0, 40, [40, 41, 1, 39, 97]],
+    [6, 3, 10, false, 0, 33, [33, 34, 17]],
+    [4, 2, 16, false, 30, 30, [30, 31, 100, 5]],
+    [4, 2, 16, true, 30, 29, [29, 30, 100]],
+  ];
+  it.each(threshold)('Hq=%i Hkv=%i d=%i f16=%s window=%i singleMaxKeys=%i: path and result at kvLen %j', async (nHeads, nKvHeads, d, f16, window, singleMaxKeys, kvLens) => {
+    for (const sg of gpu.hasSubgroups ? [true, false] : [false]) {
+      const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: 100, cacheF16: f16, window, singleMaxKeys, subgroups: sg };
+      const { op, run } = await setup(shape, d + singleMaxKeys);
+      expect(op.singleMaxKeys).toBe(singleMaxKeys);
+      for (const kvLen of kvLens) {
+        expect(op.path(kvLen), `kvLen ${kvLen}`).toBe(Math.min(kvLen, window || kvLen) <= singleMaxKeys ? 'single' : 'two-pass');
+        expect(await run(kvLen), `kvLen ${kvLen} subgroups ${sg}`).toBeLessThan(f16 ? 2e-5 : 1e-5);
+      }
+    }
+  });
+
+  // Explicit single-kernel workgroup sizes: 256 threads (over SwiftShader's planning budget, within its limits),
+  // and small ones where each thread scores many keys (16 per thread at most) and a value slice is one thread.
+  // [nHeads, nKvHeads, headDim, f16, singleWg, kvLens]
+  const singleWgs: [number, number, number, boolean, number, number[]][] = [
+    [8, 2, 64, true, 256, [1000, 257, 256, 3]],
+    [4, 1, 16, false, 16, [256, 255, 17, 1]],
+    [2, 1, 64, true, 8, [128, 65, 9]],
+    [3, 1, 20, false, 8, [128, 100]],
+  ];
+  it.each(singleWgs)('Hq=%i Hkv=%i d=%i f16=%s single kernel with %i threads at kvLen %j', async (nHeads, nKvHeads, d, f16, singleWg, kvLens) => {
+    for (const sg of gpu.hasSubgroups ? [true, false] : [false]) {
+      const capacity = Math.max(...kvLens);
+      const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity, cacheF16: f16, singleMaxKeys: 1e9, singleWg, subgroups: sg };
+      const { op, run } = await setup(shape, d + singleWg);
+      expect([op.singleWg, op.singleMaxKeys]).toEqual([singleWg, capacity]);
+      for (const kvLen of kvLens) {
+        expect(op.path(kvLen)).toBe('single');
+        expect(await run(kvLen), `kvLen ${kvLen} subgroups ${sg}`).toBeLessThan(f16 ? 2e-5 : 1e-5);
+      }
+    }
+  });
+
+  it('plans the single kernel within workgroup memory and invocation limits, never failing', () => {
+    const limits = (bytes: number, threads = 256) => ({ maxComputeWorkgroupStorageSize: bytes, maxComputeInvocationsPerWorkgroup: threads });
+    expect(singlePlan(64, true, 2048, limits(49152, 1024))).toEqual({ wg: 256, maxKeys: 2048 });
+    expect(singlePlan(64, true, 1e9, limits(16384))).toEqual({ wg: 256, maxKeys: 4031 }); // (16384 - q 256 - 4) / 4 scores
+    expect(singlePlan(64, true, 2048, limits(4096))).toEqual({ wg: 64, maxKeys: 959 }); // 256 threads' partials do not fit
+    expect(singlePlan(64, true, 2048, limits(16384, 128))).toEqual({ wg: 128, maxKeys: 2048 });
+    expect(singlePlan(64, true, 2048, limits(2048, 64))).toEqual({ wg: 32, maxKeys: 447 });
+    expect(singlePlan(256, false, 2048, limits(1024))).toEqual({ wg: 0, maxKeys: 0 }); // nothing fits: two-pass only
+    expect(singlePlan(64, true, 0, limits(49152))).toEqual({ wg: 0, maxKeys: 0 });
+    expect(singlePlan(64, true, 5000, limits(49152), 64)).toEqual({ wg: 64, maxKeys: 1024 }); // 16 keys per thread
+    expect(() => singlePlan(64, true, 2048, limits(49152), 48)).toThrow(/power of two/);
+    expect(() => singlePlan(64, true, 2048, limits(49152), 4)).toThrow(/units of a row/);
+  });
+
+  it('picks the single kernel up to op.singleMaxKeys, two-pass above it and always when disabled', async () => {
+    const shape: DecodeShape = { nHeads: 32, nKvHeads: 8, headDim: 64, capacity: 5000, cacheF16: true };
+    const byDefault = await createAttentionDecode(gpu, shape);
+    const { maxKeys } = singlePlan(64, true, 2048, workgroupBudget(gpu));
+    expect(maxKeys).toBeGreaterThan(0);
+    expect(byDefault.singleMaxKeys).toBe(maxKeys);
+    expect([1, maxKeys, maxKeys + 1, 5000].map(byDefault.path)).toEqual(['single', 'single', 'two-pass', 'two-pass']);
+    const off = await createAttentionDecode(gpu, { ...shape, singleMaxKeys: 0 });
+    expect([off.singleMaxKeys, off.path(1), off.path(5000)]).toEqual([0, 'two-pass', 'two-pass']);
+    const short = await createAttentionDecode(gpu, { ...shape, capacity: 100, window: 50 });
+    expect([short.singleMaxKeys, short.path(100)]).toEqual([50, 'single']); // lowered to the attended span
   });
 
   // [nHeads, nKvHeads, headDim, f16, tiles]: several chunks per split (nk small), wide heads (d 256 f32: 64
@@ -46,8 +125,8 @@ describe('attention_decode kernel', () => {
   ];
   it.each(tiled)('Hq=%i Hkv=%i d=%i f16=%s tiles %j over several chunks, both reductions', async (nHeads, nKvHeads, d, f16, tiles) => {
     for (const sg of gpu.hasSubgroups ? [true, false] : [false]) {
-      const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: 203, cacheF16: f16, minKeysPerSplit: 50, maxSplits: 3, tiles, subgroups: sg };
-      const run = await setup(shape, d + nHeads);
+      const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: 203, cacheF16: f16, minKeysPerSplit: 50, maxSplits: 3, tiles, subgroups: sg, singleMaxKeys: 0 };
+      const { run } = await setup(shape, d + nHeads);
       for (const kvLen of [203, 1, 70]) expect(await run(kvLen), `kvLen ${kvLen} subgroups ${sg}`).toBeLessThan(f16 ? 2e-5 : 1e-5);
     }
   });
@@ -71,12 +150,13 @@ describe('attention_decode kernel', () => {
       minKeysPerSplit: 40,
       maxSplits: 6,
       tiles: { nk: 8, wg: 16 },
+      singleMaxKeys: 0,
     };
-    const run = await setup(shape, 7);
+    const { run } = await setup(shape, 7);
     for (const kvLen of [300, 37, 1, 123]) expect(await run(kvLen), `kvLen ${kvLen}`).toBeLessThan(1e-5);
   });
 
-  /** Binds one op over a full random cache; the returned function runs it at kvLen and gives the relError. */
+  /** Binds one op over a full random cache; `run` runs it at kvLen and gives the relError. */
   async function setup(shape: DecodeShape, seed: number) {
     const { nHeads, nKvHeads, headDim: d, capacity, cacheF16 } = shape;
     const q = randn(seed, nHeads * d, 2);
@@ -86,7 +166,7 @@ describe('attention_decode kernel', () => {
     const out = uploadStorage(gpu, new Float32Array(nHeads * d));
     const step = createStep(gpu, { rows: 1, pos: 0, kvLen: 1 });
     const bound = op.bind({ out, q: uploadStorage(gpu, q), kCache: k.buffer, vCache: v.buffer, step });
-    return async (kvLen: number) => {
+    const run = async (kvLen: number) => {
       // Slots at or past kv_len hold NaN in the oracle's view, so reading them fails the comparison.
       const kv = k.values.slice();
       const vv = v.values.slice();
@@ -101,5 +181,6 @@ describe('attention_decode kernel', () => {
       await runPass(gpu, (pass) => bound.encode(pass, kvLen));
       return relError(await readF32(gpu, out, want.length), want);
     };
+    return { op, run };
   }
 });

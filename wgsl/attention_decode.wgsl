@@ -22,13 +22,7 @@
 //   ([Hkv, capacity, d]: f32 words or CACHE_F16 two f16 per word, dim 2j low; read as vec4<u32>, so a
 //   multiple of 16 bytes) · 4 params · 5 step
 
-override HEAD_DIM: u32 = 64u;
-override DP4: u32 = 16u; // ceil(HEAD_DIM / 4)
-override CACHE_F16: u32 = 0u;
-override ALIGNED: u32 = 1u; // a cache row is whole vec4<u32> words (f32: d % 4 == 0, f16: d % 8 == 0)
-override ROW4: u32 = 16u; // when ALIGNED: vec4<u32> words per cache row (d / 4 for f32, d / 8 for f16)
-override UPR: u32 = 16u; // 16-byte units per row: ROW4 when ALIGNED, else DP4 (4 dims each, gathered)
-override UD: u32 = 4u; // dims per unit: 8 (aligned f16) or 4
+// HEAD_DIM, DP4, CACHE_F16, ALIGNED, ROW4, UPR, UD, KB and the unit readers: wgsl/decode_cache.wgsl (prepended).
 override G: u32 = 1u; // query heads per KV head, <= MAX_G
 override NK: u32 = 256u; // keys per chunk (scores held in workgroup memory)
 override WG: u32 = 128u; // a power of two, >= UPR
@@ -36,7 +30,6 @@ override RED_N: u32 = 512u; // max(G, UD + 1) * WG
 
 const NEG: f32 = -1e30;
 const MAX_G: u32 = 16u;
-const KB: u32 = 8u; // K units in flight per thread (a 64-dim f16 row is 8 units)
 const VB: u32 = 4u; // V rows in flight per thread
 
 struct Params {
@@ -57,52 +50,6 @@ struct Params {
 var<workgroup> qs: array<vec4<f32>, G * DP4>; // (G, DP4) q * scale * log2(e)
 var<workgroup> sc: array<f32, G * NK>; // (G, NK) scores of the chunk, then probabilities
 var<workgroup> red: array<f32, RED_N>; // wg_max, then the (KP, UPR, UD) partial sums and (KP) l
-
-fn cache_vec4(is_v: bool, i: u32) -> vec4<u32> {
-  if (is_v) {
-    return v_cache[i];
-  }
-  return k_cache[i];
-}
-
-// Dims 4c .. 4c + 3 of cache row `row`, for rows that are not whole vec4<u32> words (zero past HEAD_DIM).
-fn cache_dims_scalar(is_v: bool, row: u32, c: u32) -> vec4<f32> {
-  var x = vec4<f32>();
-  for (var i = 0u; i < 4u; i++) {
-    let e = 4u * c + i;
-    if (e < HEAD_DIM) {
-      if (CACHE_F16 != 0u) {
-        let w = row * (HEAD_DIM / 2u) + e / 2u;
-        x[i] = unpack2x16float(cache_vec4(is_v, w >> 2u)[w & 3u])[e & 1u];
-      } else {
-        let w = row * HEAD_DIM + e;
-        x[i] = bitcast<f32>(cache_vec4(is_v, w >> 2u)[w & 3u]);
-      }
-    }
-  }
-  return x;
-}
-
-// Unit u of cache row `row`, raw: a cache word when ALIGNED, else 4 gathered dims as f32 bits.
-fn load_unit(is_v: bool, row: u32, u: u32) -> vec4<u32> {
-  if (ALIGNED != 0u) {
-    return cache_vec4(is_v, row * ROW4 + u);
-  }
-  return bitcast<vec4<u32>>(cache_dims_scalar(is_v, row, u));
-}
-
-// Dims 0..3 of a unit.
-fn unit_lo(raw: vec4<u32>) -> vec4<f32> {
-  if (UD == 8u) {
-    return vec4<f32>(unpack2x16float(raw.x), unpack2x16float(raw.y));
-  }
-  return bitcast<vec4<f32>>(raw);
-}
-
-// Dims 4..7 of an 8-dim (f16) unit.
-fn unit_hi(raw: vec4<u32>) -> vec4<f32> {
-  return vec4<f32>(unpack2x16float(raw.z), unpack2x16float(raw.w));
-}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -137,11 +84,7 @@ fn main(
   let n_first = min(NK, end - start);
   var kpre: array<vec4<u32>, KB>;
   if (lid < n_first) {
-    for (var i = 0u; i < KB; i++) {
-      if (i < UPR) {
-        kpre[i] = load_unit(false, row0 + start + lid, i);
-      }
-    }
+    kpre = load_k_units(row0 + start + lid, 0u);
   }
   var vpre: array<vec4<u32>, VB>;
   if (in_pv) {
@@ -188,11 +131,7 @@ fn main(
         if (c0 == start && j == lid && ub == 0u) {
           raw = kpre;
         } else {
-          for (var i = 0u; i < KB; i++) {
-            if (ub + i < UPR) {
-              raw[i] = load_unit(false, row, ub + i);
-            }
-          }
+          raw = load_k_units(row, ub);
         }
         for (var i = 0u; i < KB; i++) {
           if (ub + i < UPR) {
