@@ -56,7 +56,7 @@ export async function runBench(args: Args): Promise<number> {
   const model = await Transformer.create(gpu, config, weights, { chunk, kvF16 });
   const stats = weightStats(config, dtype);
   const copy = await copyBandwidth(gpu);
-  console.error(`copy bandwidth: ${(copy.bytesPerS / 1e12).toFixed(2)} TB/s (copyBufferToBuffer of ${copy.bufferBytes} bytes, read + write)`);
+  console.error(`copy bandwidth: ${(copy.bytesPerS / 1e12).toFixed(2)} TB/s (copy kernel over ${copy.bufferBytes} bytes, read + write, ${copy.timer}-timed)`);
   const random = rng(42);
   const ids = (n: number) => Array.from({ length: n }, () => Math.floor(random() * config.vocabSize));
 
@@ -115,7 +115,7 @@ export async function runBench(args: Args): Promise<number> {
     chunk,
     decodeTokens,
     adapter: gpu.adapter,
-    ceilings: { copyBytesPerS: copy.bytesPerS, copyMeasured: true, f32FlopsPerS: F32_PEAK },
+    ceilings: { copyBytesPerS: copy.bytesPerS, copyMethod: `copy kernel, ${copy.timer}`, f32FlopsPerS: F32_PEAK },
     weights: stats,
     date: new Date().toISOString(),
     rows,

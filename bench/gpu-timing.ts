@@ -2,6 +2,7 @@
 import type { Gpu } from '../src/gpu/device';
 import { MAP_READ_MODE, Usage } from '../src/gpu/usage';
 import { DECODE_AHEAD } from '../src/model/forward';
+import { createCopy } from '../src/gpu/ops/copy';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,22 +73,30 @@ export async function timedSteps(gpu: Gpu, model: DecodingModel, n: number, toke
 }
 
 /**
- * The card's copy bandwidth, measured: `rounds` back-to-back copyBufferToBuffer of a buffer as large as the
- * device allows (<= 1 GiB) in one submission, timed on the host after a warm-up (clocks up, first-use
- * costs). Counts bytes read + written, the convention of the bandwidth goals ("about 4.3 TB/s" on an H200).
- * Host timing adds the submit/complete latency (~0.1 ms) to ~10 ms of copying: ~1% low at most.
+ * The card's copy bandwidth, measured: the copy kernel (src/gpu/ops/copy.ts: vec4 loads and stores through the
+ * shader cores, as the engine's kernels move memory) over two buffers as large as the device allows (<= 1 GiB),
+ * `rounds` copies back and forth in one compute pass, timed by its timestamps (host-timed without them), best
+ * of 3 after a warm-up (clocks up). Counts bytes read + written, the convention of the bandwidth goal ("about
+ * 4.3 TB/s" on an H200). copyBufferToBuffer is not used: under Dawn on an H100 it ran at 0.85 TB/s, far below
+ * what kernels read at (bench/NOTES.md).
  */
-export async function copyBandwidth(gpu: Gpu, rounds = 24): Promise<{ bytesPerS: number; bufferBytes: number }> {
-  const size = Math.min(2 ** 30, Math.floor(gpu.device.limits.maxBufferSize / 16) * 16);
-  const a = gpu.device.createBuffer({ size, usage: Usage.COPY_SRC | Usage.COPY_DST });
-  const b = gpu.device.createBuffer({ size, usage: Usage.COPY_SRC | Usage.COPY_DST });
-  const run = async (n: number) => {
+export async function copyBandwidth(gpu: Gpu, rounds = 16): Promise<{ bytesPerS: number; bufferBytes: number; timer: 'timestamps' | 'host' }> {
+  const size = Math.min(2 ** 30, Math.floor(Math.min(gpu.device.limits.maxBufferSize, gpu.maxBindingBytes) / 16) * 16);
+  const a = gpu.device.createBuffer({ size, usage: Usage.STORAGE });
+  const b = gpu.device.createBuffer({ size, usage: Usage.STORAGE });
+  const copy = await createCopy(gpu);
+  const ops = [copy.bind(b, a, size), copy.bind(a, b, size)];
+  const run = async (n: number): Promise<number> => {
+    const qs = gpu.hasTimestamps ? gpu.device.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
     const enc = gpu.device.createCommandEncoder();
-    for (let i = 0; i < n; i++) enc.copyBufferToBuffer(i % 2 ? b : a, 0, i % 2 ? a : b, 0, size);
+    const pass = enc.beginComputePass(qs && { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    for (let i = 0; i < n; i++) ops[i % 2].encode(pass);
+    pass.end();
     const t = performance.now();
     gpu.device.queue.submit([enc.finish()]);
     await gpu.device.queue.onSubmittedWorkDone();
-    return performance.now() - t;
+    const hostMs = performance.now() - t;
+    return qs ? (await passDurationsNs(gpu, qs, 1))[0] / 1e6 : hostMs;
   };
   const t0 = performance.now();
   while (performance.now() - t0 < WARM_UP_MS) await run(4);
@@ -95,7 +104,7 @@ export async function copyBandwidth(gpu: Gpu, rounds = 24): Promise<{ bytesPerS:
   for (let i = 0; i < 3; i++) times.push(await run(rounds));
   a.destroy();
   b.destroy();
-  return { bytesPerS: (2 * size * rounds) / (Math.min(...times) / 1000), bufferBytes: size };
+  return { bytesPerS: (2 * size * rounds) / (Math.min(...times) / 1000), bufferBytes: size, timer: gpu.hasTimestamps ? 'timestamps' : 'host' };
 }
 
 /**
