@@ -10,7 +10,7 @@ import { type Args, num, str } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
-import { chainedMsPerToken, copyBandwidth, median, timedSteps, warmUp } from './gpu-timing';
+import { adapterTag, chainedMsPerToken, copyBandwidth, median, timedSteps, warmUp } from './gpu-timing';
 
 /**
  * The f32 peak of the card the prefill goal refers to (H200, 67 TFLOP/s). The copy bandwidth is measured on
@@ -122,7 +122,7 @@ export async function runBench(args: Args): Promise<number> {
   };
   const dir = str(args, 'out', 'bench/results');
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/engine-${shapeName}-${dtype}-${(gpu.adapter.architecture || gpu.adapter.vendor || 'gpu').replace(/[^\w.-]/g, '_')}.json`;
+  const file = `${dir}/engine-${shapeName}-${dtype}-${adapterTag(gpu)}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`wrote ${file}`);
   model.destroy();

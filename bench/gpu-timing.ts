@@ -123,3 +123,9 @@ export async function chainedMsPerToken(model: DecodingModel, n: number, ahead =
   }
   return (performance.now() - t) / n;
 }
+
+/** The adapter in a result file's name: its device (e.g. nvidia-h100-80gb-hbm3), else architecture or vendor. */
+export function adapterTag(gpu: Gpu): string {
+  const a = gpu.adapter as { device?: string; architecture?: string; vendor?: string };
+  return (a.device || a.architecture || a.vendor || 'gpu').replace(/[^\w.-]/g, '_');
+}

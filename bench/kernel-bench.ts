@@ -15,7 +15,7 @@ import { createRmsNorm } from '../src/gpu/ops/rmsnorm';
 import { createSiluMul } from '../src/gpu/ops/silu-mul';
 import { createStep } from '../src/gpu/step';
 import { Transformer } from '../src/model/forward';
-import { median, passDurationsNs } from './gpu-timing';
+import { adapterTag, median, passDurationsNs } from './gpu-timing';
 import { randomWeights, SHAPES } from './random-model';
 
 interface Row {
@@ -424,7 +424,7 @@ export async function runKernelBench(args: Args): Promise<number> {
   for (const r of rows) console.log(`| ${r.kernel} | ${r.variant} | ${r.usPerCall.toFixed(2)} | ${r.gbps?.toFixed(0) ?? ''} | ${r.tflops?.toFixed(2) ?? ''} |`);
   const dir = str(args, 'out', 'bench/results');
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/kernels-${(gpu.adapter.architecture || gpu.adapter.vendor || 'gpu').replace(/[^\w.-]/g, '_')}.json`;
+  const file = `${dir}/kernels-${adapterTag(gpu)}.json`;
   const quantized = gpu.hasTimestamps && quantizedOnly;
   if (quantized) console.log(`note: every pass time was a multiple of ${TIMESTAMP_QUANTUM_NS} ns (Dawn timestamp quantization); passes were sized to >= ${TARGET_PASS_NS / 1e6} ms`);
   writeFileSync(

@@ -12,7 +12,7 @@ import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
 import { sweepFull, sweepRdkv, type SweepRow } from './attention-sweep';
-import { chainedMsPerToken, median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
+import { adapterTag, chainedMsPerToken, median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
 const TIMED_STEPS = 8;
@@ -171,7 +171,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
   };
   const dir = str(args, 'out', 'bench/results');
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/rdkv-${shapeName}-${(gpu.adapter.architecture || gpu.adapter.vendor || 'gpu').replace(/[^\w.-]/g, '_')}.json`;
+  const file = `${dir}/rdkv-${shapeName}-${adapterTag(gpu)}.json`;
   writeFileSync(file, JSON.stringify(out, null, 2));
   console.log(`wrote ${file}`);
   model.destroy();
