@@ -102,7 +102,7 @@ export async function sweepFull(gpu: Gpu, config: ModelConfig, context: number):
         for (const minKeys of [32, 64, 128]) {
           let op;
           try {
-            op = await createAttentionDecode(gpu, { nHeads, nKvHeads, headDim, capacity, cacheF16: true, window: 0, tiles: { nk, wg }, targetWorkgroups: target, minKeysPerSplit: minKeys });
+            op = await createAttentionDecode(gpu, { nHeads, nKvHeads, headDim, capacity, cacheF16: true, window: 0, tiles: { nk, wg }, targetWorkgroups: target, minKeysPerSplit: minKeys, singleMaxKeys: 0 });
           } catch {
             continue;
           }
