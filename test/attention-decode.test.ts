@@ -131,6 +131,33 @@ describe('attention_decode kernel', () => {
     }
   });
 
+  // Many splits: a combine thread (wgsl/decode_combine.wgsl, 256 threads a head) takes 4 splits per step over
+  // 256 / min(256, d) split phases, so with d 64 it loops once per 16 splits (d 128: per 8, d 256: per 4).
+  // These counts leave a partial last step (17, 33, 35, 38, 65, 10), and 40 splits over 100 keys leave splits 34..39 empty (l = 0)
+  // in the last step. Every later step must start from zero weights, whatever the earlier ones held.
+  // [kvLen, nHeads, nKvHeads, headDim, f16, window, minKeysPerSplit, maxSplits, expected splits]
+  const manySplits: [number, number, number, number, boolean, number, number, number, number][] = [
+    [513, 4, 2, 64, true, 0, 32, 256, 17],
+    [513, 4, 2, 64, false, 0, 32, 256, 17],
+    [1100, 4, 2, 64, true, 0, 32, 256, 35],
+    [1100, 4, 1, 64, false, 0, 32, 256, 35],
+    [513, 8, 2, 64, true, 0, 8, 256, 65],
+    [1100, 4, 2, 64, true, 600, 16, 256, 38],
+    [100, 4, 2, 64, true, 0, 2, 40, 40],
+    [513, 4, 2, 128, true, 0, 16, 256, 33],
+    [1100, 2, 1, 128, false, 0, 32, 256, 35],
+    [513, 2, 1, 128, false, 0, 32, 256, 17],
+    [300, 2, 1, 256, false, 0, 32, 256, 10], // d 256: one split phase, a step per 4 splits
+  ];
+  it.each(manySplits)('kvLen=%i Hq=%i Hkv=%i d=%i f16=%s window=%i: two-pass with minKeysPerSplit %i, maxSplits %i (%i splits), both reductions', async (kvLen, nHeads, nKvHeads, d, f16, window, minKeysPerSplit, maxSplits, want) => {
+    for (const sg of gpu.hasSubgroups ? [true, false] : [false]) {
+      const shape: DecodeShape = { nHeads, nKvHeads, headDim: d, capacity: kvLen + 3, cacheF16: f16, window, minKeysPerSplit, maxSplits, subgroups: sg, singleMaxKeys: 0 };
+      const { op, run } = await setup(shape, kvLen + d + minKeysPerSplit);
+      expect([op.path(kvLen), op.splits(kvLen)]).toEqual(['two-pass', want]);
+      expect.soft(await run(kvLen), `subgroups ${sg}`).toBeLessThan(f16 ? 2e-5 : 1e-5);
+    }
+  });
+
   it('splits: ~64 keys each up to ~1024 workgroups, one chunk each at long context', () => {
     const shape: DecodeShape = { nHeads: 32, nKvHeads: 8, headDim: 64, capacity: 131072, cacheF16: true };
     expect(decodeSplits(shape, 1024, 1024)).toBe(16);

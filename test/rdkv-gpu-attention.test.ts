@@ -57,11 +57,22 @@ describe('rdkv fused decode attention', () => {
     [['evicted', 'rdkv'], 0, true, 'float', undefined, 1, 4, 32, {}],
     [['v8k2', 'rdkv'], 7, true, 'float', undefined, 5, 8, 64, {}],
   ];
-  // every base case on both reductions, then: several chunks per split (small tiles, zone C longer than the
-  // span), default splits, head dims that are not a multiple of 8 (a partial last 8-dim slice), a
-  // 16-thread workgroup (few token phases), G = 8 and G = 1
+  // Many splits: a combine thread (wgsl/decode_combine.wgsl, 256 threads a head) takes 4 splits per step over
+  // 256 / min(256, d) split phases, so it loops once per 32 splits at d 32, 16 at d 64, 8 at d 128. These
+  // counts leave a partial last step, and over T = 120 tokens many splits hold no token (l = 0; the evicted
+  // head has only its nC zone C tokens), so later steps meet empty splits too.
+  const many: typeof base = [
+    [['rdkv', 'uniform'], 7, true, 'float', undefined, 17, 4, 64, {}],
+    [['v8k2', 'plain'], 0, false, 'integer', undefined, 35, 4, 64, {}],
+    [['rdkv', 'evicted'], 5, true, 'float', undefined, 35, 8, 64, {}],
+    [['v8k2', 'rdkv'], 2, false, 'integer', undefined, 40, 4, 32, {}],
+    [['plain', 'rdkv'], 3, false, 'float', undefined, 21, 2, 128, {}],
+  ];
+  // every base and many-split case on both reductions, then: several chunks per split (small tiles, zone C
+  // longer than the span), default splits, head dims that are not a multiple of 8 (a partial last 8-dim
+  // slice), a 16-thread workgroup (few token phases), G = 8 and G = 1
   const cases = [
-    ...base.flatMap((c) => [true, false].map((sg) => [...c.slice(0, 8), { ...c[8], sg }] as typeof c)),
+    ...[...base, ...many].flatMap((c) => [true, false].map((sg) => [...c.slice(0, 8), { ...c[8], sg }] as typeof c)),
     ...(
       [
         [['rdkv', 'uniform'], 50, false, 'float', undefined, 1, 4, 32, { tile: 16 }],

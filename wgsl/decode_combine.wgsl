@@ -42,19 +42,21 @@ fn combine(h: u32, lid: u32) {
     var l = 0.0;
     if (sp < np && e < HEAD_DIM) {
       for (var s = sp; s < n; s += 4u * np) {
-        var wt: array<f32, 4>;
-        var a: array<f32, 4>;
-        var ls: array<f32, 4>;
+        // Every slot is written on every step (0 for a split past n or an empty one), and the arrays carry
+        // explicit initialisers: declared without one inside this loop, they kept the previous step's values
+        // on Dawn + SwiftShader (zeroed once, not per declaration), so a thread that looped (more than 4 * NP
+        // splits: with WG 256, 16 at d 64, 8 at d 128, 4 at d 256) re-added earlier splits in its last step.
+        var wt = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+        var a = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+        var ls = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
         for (var i = 0u; i < 4u; i++) {
-          let si = s + i * np;
-          if (si < n) {
-            let ml = part_ml(h, si);
-            a[i] = part_acc(h, si, e);
-            if (ml.y > 0.0) {
-              wt[i] = exp2(ml.x - big_m);
-              ls[i] = ml.y;
-            }
-          }
+          // past n: load split n - 1 again (in bounds, all 4 loads unconditional) and weigh it 0
+          let si = min(s + i * np, n - 1u);
+          let ml = part_ml(h, si);
+          let live = s + i * np < n && ml.y > 0.0;
+          wt[i] = select(0.0, exp2(ml.x - big_m), live);
+          a[i] = select(0.0, part_acc(h, si, e), live);
+          ls[i] = select(0.0, ml.y, live);
         }
         for (var i = 0u; i < 4u; i++) {
           o += wt[i] * a[i];
