@@ -23,6 +23,8 @@ export interface LoadOptions {
   prefillChunk?: number;
   /** KV cache precision; default f32 for f32 checkpoints, f16 otherwise. */
   kvDtype?: 'f32' | 'f16';
+  /** A compressed prefill's hidden states in bf16 (ForwardOptions.hiddenBf16; default: for 16-bit weights). */
+  hiddenBf16?: boolean;
 }
 
 export interface GenerateOptions {
@@ -101,7 +103,7 @@ export class Engine {
     const weights = await uploadWeights(gpu, ckpt, { onProgress: options.onProgress });
     const f32Model = weights.embed.dtype === 'f32' && weights.layers[0].q.dtype === 'f32';
     const kvF16 = (options.kvDtype ?? (f32Model ? 'f32' : 'f16')) === 'f16';
-    const forward = await Transformer.create(gpu, ckpt.config, weights, { chunk: options.prefillChunk ?? prefillChunkFor(ckpt.config), kvF16 });
+    const forward = await Transformer.create(gpu, ckpt.config, weights, { chunk: options.prefillChunk ?? prefillChunkFor(ckpt.config), kvF16, hiddenBf16: options.hiddenBf16 });
     return new Engine(
       gpu,
       files.name,

@@ -29,6 +29,7 @@ import { createFillRandom } from '../gpu/ops/fill-random';
 import { createLinear } from '../gpu/ops/linear';
 import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
 import { createRopeKv } from '../gpu/ops/rope-kv';
+import { bf16HiddenBytes, createHiddenBf16 } from '../gpu/ops/hidden-bf16';
 import { createSiluMul } from '../gpu/ops/silu-mul';
 import { createStep, STEP_BYTES, stepWords, writeStep } from '../gpu/step';
 import { MAP_READ_MODE, Usage } from '../gpu/usage';
@@ -100,6 +101,13 @@ export interface ForwardOptions {
   chunk: number;
   /** Store the KV cache as f16 (two values per u32 word) instead of f32. */
   kvF16: boolean;
+  /**
+   * A compressed (layer-streamed) prefill keeps the prompt's hidden states between layers in bf16 instead of
+   * f32: half the largest buffer it holds (T x D x 4 bytes in f32). Default: when the weights are 16-bit —
+   * the precision transformers keeps the residual stream at for such a checkpoint. The full-cache prefill
+   * always keeps f32.
+   */
+  hiddenBf16?: boolean;
 }
 
 interface LayerOps {
@@ -176,6 +184,8 @@ export class Transformer {
   private qkvParts: { parts: WeightPart[]; bias?: GPUBuffer }[] | null = null;
   /** Buffers this forward pass made from the weights (fused matrices), destroyed with it. */
   private readonly owned: GPUBuffer[] = [];
+  /** The bf16 residual-stream kernels of a compressed prefill, built on first use (hiddenNarrow). */
+  private hiddenBf16?: Awaited<ReturnType<typeof createHiddenBf16>>;
   /** The embedding bound to the argmax output: chained greedy steps feed the GPU's own token. */
   private embedChained!: EncodedOp;
 
@@ -554,8 +564,14 @@ export class Transformer {
     }
     this.gpu.device.queue.writeBuffer(table, 0, words);
     const idsBuf = uploadStorage(this.gpu, Uint32Array.from(ids), 'prefill.ids');
-    // The residual stream of every chunk between layers: (rows_i, D) each.
-    const hidden = Array.from({ length: nChunks }, (_, i) => createStorage(this.gpu, rowsOf(i) * D * 4, `hidden${i}`));
+    // The residual stream of every chunk between layers: (rows_i, D) each, f32 or (compressing) bf16.
+    const narrow = stream ? await this.hiddenNarrow() : undefined;
+    const hidden = Array.from({ length: nChunks }, (_, i) =>
+      createStorage(this.gpu, narrow ? bf16HiddenBytes(rowsOf(i), D) : rowsOf(i) * D * 4, `hidden${i}`),
+    );
+    // Between passes: x -> hidden[i] (after a layer) and back (before the next), as a copy or through bf16.
+    const packs = narrow && hidden.map((packed) => narrow.pack({ x: this.b.x, packed, step: this.step }));
+    const unpacks = narrow && hidden.map((packed) => narrow.unpack({ x: this.b.x, packed, step: this.step }));
     try {
       let enc = this.gpu.device.createCommandEncoder();
       for (let i = 0; i < nChunks; i++) {
@@ -563,20 +579,24 @@ export class Transformer {
         enc.copyBufferToBuffer(idsBuf, i * C * 4, this.b.ids, 0, rowsOf(i) * 4);
         const pass = enc.beginComputePass();
         this.embed.encode(pass, rowsOf(i));
+        if (packs) packs[i].encode(pass, rowsOf(i));
         pass.end();
-        enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
+        if (!packs) enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
       }
       const compressed: CompressedLayer[] = [];
       for (let l = 0; l < c.nLayers; l++) {
         const L = stream ? stream.ops[l] : this.layers[l];
         for (let i = 0; i < nChunks; i++) {
           enc.copyBufferToBuffer(table, i * STEP_BYTES, this.step, 0, STEP_BYTES);
-          enc.copyBufferToBuffer(hidden[i], 0, this.b.x, 0, rowsOf(i) * D * 4);
+          if (!unpacks) enc.copyBufferToBuffer(hidden[i], 0, this.b.x, 0, rowsOf(i) * D * 4);
+          const keep = l < c.nLayers - 1 || i < nChunks - 1; // the last chunk's last output stays in x
           const pass = enc.beginComputePass();
+          if (unpacks) unpacks[i].encode(pass, rowsOf(i));
           this.encodeLayer(pass, L, rowsOf(i));
+          if (packs && keep) packs[i].encode(pass, rowsOf(i));
           pass.end();
           if (stream) stream.copyWindow(enc, i * C, rowsOf(i));
-          if (l < c.nLayers - 1 || i < nChunks - 1) enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
+          if (!packs && keep) enc.copyBufferToBuffer(this.b.x, 0, hidden[i], 0, rowsOf(i) * D * 4);
         }
         this.gpu.device.queue.submit([enc.finish()]);
         if (stream && compress) compressed.push(await stream.compress(l, compress));
@@ -642,6 +662,14 @@ export class Transformer {
   /** Whether `spec` compresses a T-token prompt at all (T <= B keeps the full cache, exactly). */
   private shouldCompress(spec: CompressSpec, T: number): boolean {
     return budgetTokens(spec.budget, T) < T;
+  }
+
+  /** The bf16 hidden-state kernels when a compressed prefill keeps its residual stream at 16 bits, else undefined. */
+  private async hiddenNarrow() {
+    const w = this.weights.layers[0].q.dtype;
+    if (!(this.options.hiddenBf16 ?? w !== 'f32')) return undefined;
+    this.hiddenBf16 ??= await createHiddenBf16(this.gpu, this.config.hiddenSize);
+    return this.hiddenBf16;
   }
 
   /**
@@ -1060,5 +1088,6 @@ export class Transformer {
     this.invFreq.destroy();
     for (const b of this.tokenRead) b.destroy();
     for (const b of this.owned) b.destroy();
+    this.hiddenBf16?.destroy();
   }
 }
