@@ -58,9 +58,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var ws: array<f32, MAX_ITEMS>;
     for (var k = 0u; k < ITEMS; k++) {
       let i = lid + k * WG;
+      // Every slot written (0 past the row's end): nothing relies on the arrays' implicit zeroing.
       if (i < params.dim) {
         xs[k] = x[base + i];
         ws[k] = weight(i);
+      } else {
+        xs[k] = 0.0;
+        ws[k] = 0.0;
       }
     }
     var acc = 0.0;
