@@ -76,7 +76,10 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const gpu = await acquireGpu();
   console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
   const weights = await randomWeights(gpu, config, dtype);
-  const model = await Transformer.create(gpu, config, weights, { chunk: num(args, 'chunk', 512), kvF16: true });
+  // --hidden f32 keeps a compressed prefill's hidden states in f32 (the engine's default for 16-bit weights: bf16).
+  const hidden = str(args, 'hidden', dtype === 'f32' ? 'f32' : 'bf16');
+  if (hidden !== 'f32' && hidden !== 'bf16') throw new Error(`--hidden must be f32 or bf16, got '${hidden}'`);
+  const model = await Transformer.create(gpu, config, weights, { chunk: num(args, 'chunk', 512), kvF16: true, hiddenBf16: hidden === 'bf16' });
   const stats = weightStats(config, dtype);
   const random = rng(7);
   const rows: Row[] = [];
@@ -160,6 +163,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
     shape: shapeName,
     dtype,
     budgetTokens: B,
+    hiddenStates: hidden,
     decodeTokens,
     adapter: gpu.adapter,
     weights: stats,
