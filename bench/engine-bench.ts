@@ -28,7 +28,7 @@ export interface BenchRow {
   decodeGpuPassMs: number;
   /** ms/token of chained greedy decoding (the engine's greedy path). */
   decodeChainedMsPerToken: number;
-  /** Chained with one step ahead instead of DECODE_AHEAD. */
+  /** Chained with nothing queued behind the step being read (ahead 1: the engine's loop before 2026-12-06). */
   decodeChainedOneAheadMsPerToken: number;
   decodeEncodeMs: number;
   decodeBytesPerToken: number;
@@ -76,8 +76,8 @@ export async function runBench(args: Args): Promise<number> {
     const prefillMs = performance.now() - t0;
     const steps = await timedSteps(gpu, model, decodeTokens, first);
     const decodeMs = median(steps.stepMs);
-    // Chained greedy decoding as the engine runs it (DECODE_AHEAD steps ahead of the id being read), and one
-    // step ahead (the engine before that change), for comparison.
+    // Chained greedy decoding as the engine runs it (DECODE_AHEAD = 2: one step queued behind the one whose id is
+    // being read), and with nothing queued (ahead 1: the engine's loop before 2026-12-06), for comparison.
     const chainedMs = await chainedMsPerToken(model, decodeTokens);
     model.rewind(decodeTokens);
     const chainedOneAheadMs = await chainedMsPerToken(model, decodeTokens, 1);
@@ -131,7 +131,7 @@ export async function runBench(args: Args): Promise<number> {
 }
 
 function printTable(rows: BenchRow[]): void {
-  console.log('| context | prefill tok/s | prefill TFLOP/s | % f32 peak | decode ms/token | chained ms/token | chained, 1 ahead | GPU pass ms | encode ms | decode GB/s | % copy BW | % copy BW (GPU pass) |');
+  console.log('| context | prefill tok/s | prefill TFLOP/s | % f32 peak | decode ms/token | chained ms/token | chained, nothing queued | GPU pass ms | encode ms | decode GB/s | % copy BW | % copy BW (GPU pass) |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(

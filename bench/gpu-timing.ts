@@ -109,8 +109,9 @@ export async function copyBandwidth(gpu: Gpu, rounds = 16): Promise<{ bytesPerS:
 
 /**
  * Chained greedy decoding as the engine runs it (src/engine/engine.ts): `n` steps, each fed the previous step's
- * id on the GPU, kept `ahead` steps beyond the id being read back. Returns host ms per token, the last
- * submission read back. The context grows by n.
+ * id on the GPU, up to `ahead` steps submitted beyond the last id read — so `ahead` 1 waits on the step just
+ * submitted (nothing queued: the engine's loop before 2026-12-06) and 2 keeps one step queued behind it.
+ * Returns host ms per token, the last submission read back. The context grows by n.
  */
 export async function chainedMsPerToken(model: DecodingModel, n: number, ahead = DECODE_AHEAD): Promise<number> {
   const slots = DECODE_AHEAD + 1;
