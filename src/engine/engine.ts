@@ -157,7 +157,6 @@ export class Engine {
     // memory (decodeChained), up to DECODE_AHEAD steps beyond the id being read, so host work and readback
     // latency overlap the GPU's. Token k (k = 0: the prefill's) is read from slot k mod (DECODE_AHEAD + 1).
     const greedy = isGreedy(sampling) && !o.keepLogits;
-    const ahead = greedy ? DECODE_AHEAD : 0;
     const slots = DECODE_AHEAD + 1;
     const sampler = new Sampler(sampling);
     let submitted = 0; // chained steps submitted: they produce tokens 1 .. submitted
@@ -205,8 +204,7 @@ export class Engine {
         break;
       }
       // Tokens 0 .. maxTokens - 1 are emitted: steps produce tokens 1 .. maxTokens - 1.
-      const last = Math.min(i + Math.max(ahead, 1), o.maxTokens - 1);
-      if (greedy) for (; submitted < last; submitted++) await f.decodeChained((submitted + 1) % slots);
+      if (greedy) for (; submitted < Math.min(i + DECODE_AHEAD, o.maxTokens - 1); submitted++) await f.decodeChained((submitted + 1) % slots);
       tokens.push(cur.id);
       const delta = stream.push(cur.id);
       text += delta;

@@ -75,15 +75,29 @@ export interface PrefillHooks {
 /** Working-buffer bytes a prefill chunk may take (prefillChunkFor). */
 export const PREFILL_CHUNK_BYTES = 32 * 2 ** 20;
 
+/** 32-bit words per prefill row of each working buffer (Transformer's chunk-sized buffers). */
+function chunkRowWords(c: ModelConfig) {
+  return {
+    x: c.hiddenSize, // residual stream
+    xb: c.hiddenSize, // normed
+    qkv: (c.nHeads + 2 * c.nKvHeads) * c.headDim, // q | k | v per row
+    q: c.nHeads * c.headDim, // roped
+    att: c.nHeads * c.headDim,
+    gu: 2 * c.intermediateSize, // gate in columns [0, F), up in [F, 2F)
+    h: c.intermediateSize,
+    ids: 1, // u32
+  };
+}
+
 /**
- * Rows per prefill chunk for a model: the largest power of two in [256, 4096] whose working buffers (one row:
- * x, xb, q|k|v, q, att, gate|up, h, id) fit PREFILL_CHUNK_BYTES. A large model keeps 256 rows (the
- * Llama-3.2-1B shape: ~140 KB a row); a small one gets long chunks, because the prefill attention grid is
- * (rows × G / BQ, Hkv) workgroups per chunk — at 256 rows a 2-KV-head model fills a GPU with 64 workgroups,
- * and a long prompt is hundreds of such under-filled passes.
+ * Rows per prefill chunk for a model: the largest power of two in [256, 4096] whose working buffers
+ * (chunkRowWords) fit PREFILL_CHUNK_BYTES. A large model keeps 256 rows (the Llama-3.2-1B shape: ~140 KB a
+ * row); a small one gets long chunks, because the prefill attention grid is (rows × G / BQ, Hkv) workgroups
+ * per chunk — at 256 rows a 2-KV-head model fills a GPU with 64 workgroups, and a long prompt is hundreds of
+ * such under-filled passes.
  */
 export function prefillChunkFor(c: ModelConfig): number {
-  const rowBytes = 4 * (2 * c.hiddenSize + (3 * c.nHeads + 2 * c.nKvHeads) * c.headDim + 3 * c.intermediateSize + 1);
+  const rowBytes = 4 * Object.values(chunkRowWords(c)).reduce((a, b) => a + b, 0);
   let rows = 256;
   while (rows < 4096 && 2 * rows * rowBytes <= PREFILL_CHUNK_BYTES) rows *= 2;
   return rows;
@@ -221,15 +235,16 @@ export class Transformer {
     const c = this.config;
     const C = this.options.chunk;
     const s = (n: number, label: string) => createStorage(this.gpu, n * 4, label);
+    const row = chunkRowWords(c);
     return {
-      x: s(C * c.hiddenSize, 'x'), // (C, D) residual stream
-      xb: s(C * c.hiddenSize, 'xb'), // (C, D) normed
-      qkv: s(C * (c.nHeads + 2 * c.nKvHeads) * c.headDim, 'qkv'), // (C, Hq·d + 2·Hkv·d): q | k | v per row
-      q: s(C * c.nHeads * c.headDim, 'q'), // (C, Hq·d) roped
-      att: s(C * c.nHeads * c.headDim, 'att'), // (C, Hq·d)
-      gu: s(C * 2 * c.intermediateSize, 'gate_up'), // (C, 2F): gate in columns [0, F), up in [F, 2F)
-      h: s(C * c.intermediateSize, 'h'), // (C, F)
-      ids: s(C, 'ids'), // (C) u32
+      x: s(C * row.x, 'x'), // (C, D)
+      xb: s(C * row.xb, 'xb'), // (C, D)
+      qkv: s(C * row.qkv, 'qkv'), // (C, Hq·d + 2·Hkv·d)
+      q: s(C * row.q, 'q'), // (C, Hq·d)
+      att: s(C * row.att, 'att'), // (C, Hq·d)
+      gu: s(C * row.gu, 'gate_up'), // (C, 2F)
+      h: s(C * row.h, 'h'), // (C, F)
+      ids: s(C * row.ids, 'ids'), // (C) u32
       xLast: s(c.hiddenSize, 'x.last'), // (1, D)
       logits: s(c.vocabSize, 'logits'), // (V)
       token: s(4, 'argmax'), // (1) u32

@@ -5,13 +5,10 @@
 import source from '../../../wgsl/hidden_bf16.wgsl';
 import type { Gpu } from '../device';
 import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline } from '../kernel';
+import type { EncodedOp } from './rmsnorm';
 
 const WG = 256;
 const MAX_WORKGROUPS = 4096;
-
-export interface EncodedRows {
-  encode(pass: GPUComputePassEncoder, rows: number): void;
-}
 
 export interface HiddenBindings {
   x: GPUBuffer; // (rows, features) f32
@@ -31,7 +28,7 @@ export async function createHiddenBf16(gpu: Gpu, features: number) {
     getPipeline(gpu, 'hidden_bf16_unpack', source, { WG, UNPACK: 1 }),
   ]);
   const params = createUniform(gpu, [features], 'hidden_bf16.params');
-  const op = (pipeline: GPUComputePipeline, b: HiddenBindings, what: string): EncodedRows => {
+  const op = (pipeline: GPUComputePipeline, b: HiddenBindings, what: string): EncodedOp => {
     const group = bindGroup(gpu, pipeline, [b.x, b.packed, params, b.step], what);
     return {
       encode(pass, rows) {
