@@ -9,85 +9,14 @@ import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, num, str } from '../src/cli/args';
 import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
-import { createStorage, uploadStorage } from '../src/gpu/kernel';
-import { createRdkvAttentionDecode, defaultSplits, type RdkvDecodeShape } from '../src/gpu/ops/rdkv-attention-decode';
-import { createStep } from '../src/gpu/step';
-import type { CompressedLayer } from '../src/kv/rdkv-layer';
-import type { ModelConfig } from '../src/model/config';
 import { Transformer } from '../src/model/forward';
-import { randn, rng } from '../src/ref/random';
+import { rng } from '../src/ref/random';
 import { sweepFull, sweepRdkv, type SweepRow } from './attention-sweep';
 import { adapterTag, chainedMsPerToken, median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
 const TIMED_STEPS = 8;
 const ATTENTION_ROUNDS = 4;
-const VARIANT_ROUNDS = 8;
-
-/**
- * The RDKV decode kernel's code variants (bench/NOTES.md, session 4) over the layers a run compressed, every
- * layer per round (VARIANT_ROUNDS rounds in one pass after a warm pass, as attention-sweep.ts times): the
- * legacy kernel at its old default and at the old sweep's best shape, then the v2 kernel over workgroup /
- * chunk shapes and split counts (VB 8, prefetch on), then VB 2 / 4 / 16 and prefetch off at two shapes.
- * Labels: `legacy nk=… wg=… splits=…` and `v2 nk=… wg=… vb=… prefetch=0|1 splits=…`; `(engine default)`
- * marks the shape the engine uses (createRdkvAttentionDecode's defaults, defaultSplits).
- */
-async function sweepRdkvVariants(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
-  if (!gpu.hasTimestamps || layers.length === 0) return [];
-  const { nHeads, nKvHeads, headDim } = config;
-  const q = uploadStorage(gpu, randn(5, nHeads * headDim), 'variants.q');
-  const out = createStorage(gpu, nHeads * headDim * 4, 'variants.out');
-  const nC = 4;
-  const step = createStep(gpu, { rows: 1, pos: layers[0].T + nC - 1, kvLen: layers[0].T + nC });
-  const layouts = layers[0].layouts;
-  type V = { opts: Partial<RdkvDecodeShape>; tile: number; wg: number; splits: number };
-  const variants: V[] = [
-    // legacy: the engine's default before session 4 (NK 256, 64 threads, ~32 kept tokens a split) and the
-    // H200 sweep's best shape (NK 64, 64 threads, 102 splits at 128K)
-    { opts: { legacy: true }, tile: 256, wg: 64, splits: defaultSplits(layouts, 256) },
-    { opts: { legacy: true }, tile: 64, wg: 64, splits: defaultSplits(layouts, 64) },
-  ];
-  for (const [tile, wg] of [[64, 64], [128, 128], [256, 256], [32, 32], [128, 64]]) {
-    const base = defaultSplits(layouts, tile);
-    for (const splits of [...new Set([Math.max(1, base >> 1), base, 2 * base])]) variants.push({ opts: {}, tile, wg, splits });
-  }
-  for (const [tile, wg] of [[64, 64], [128, 128]]) {
-    const splits = defaultSplits(layouts, tile);
-    for (const vb of [2, 4, 16]) variants.push({ opts: { vb }, tile, wg, splits });
-    variants.push({ opts: { prefetch: false }, tile, wg, splits });
-  }
-  const rows: SweepRow[] = [];
-  for (const v of variants) {
-    let op;
-    try {
-      op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, tile: v.tile, wg: v.wg, ...v.opts });
-    } catch (e) {
-      console.error(`sweep rdkv variants: skipped ${JSON.stringify(v)}: ${(e as Error).message}`);
-      continue;
-    }
-    const bound = layers.map((cl) => op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T, splits: v.splits }));
-    const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 4 });
-    const enc = gpu.device.createCommandEncoder();
-    for (let p = 0; p < 2; p++) {
-      const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 } });
-      for (let r = 0; r < VARIANT_ROUNDS; r++) for (const b of bound) b.encode(pass, nC);
-      pass.end();
-    }
-    gpu.device.queue.submit([enc.finish()]);
-    const [, ns] = await passDurationsNs(gpu, qs, 2);
-    qs.destroy();
-    for (const b of bound) b.destroy();
-    const us = ns / 1e3 / (VARIANT_ROUNDS * layers.length);
-    const engine = !op.legacy && v.tile === 64 && v.wg === 64 && op.vb === 8 && op.prefetch && v.splits === defaultSplits(layouts, 64);
-    const variant =
-      (op.legacy ? `legacy nk=${v.tile} wg=${v.wg}` : `v2 nk=${v.tile} wg=${v.wg} vb=${op.vb} prefetch=${op.prefetch ? 1 : 0}`) +
-      ` splits=${v.splits}${engine ? ' (engine default)' : ''}`;
-    rows.push({ kernel: 'rdkv', label: `${label} variants`, context, variant, usPerLayer: us });
-    console.error(`sweep rdkv variants ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
-  }
-  for (const b of [q, out, step]) b.destroy();
-  return rows;
-}
 
 /**
  * GPU timestamps for the state the model is in: the decode pass (one step at a time, read back each) and the
@@ -140,11 +69,8 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const policies = str(args, 'policies', POLICIES.join(',')).split(',') as CachePolicy[];
   // Contexts whose K/V are random values instead of a real prefill: decode speed at any length in
   // seconds (decode cost does not depend on the values); their peak memory is not a prefill's.
-  // --sweep: also time the decode attention kernels over launch shapes (attention-sweep.ts) at these contexts;
-  // --sweep-kernels picks which sweeps run there: full (full-cache kernel), rdkv (RDKV launch shapes),
-  // variants (RDKV code variants, sweepRdkvVariants); default all three
+  // --sweep: also time the decode attention kernels over launch shapes (attention-sweep.ts) at these contexts
   const sweepAt = new Set(str(args, 'sweep', '').split(',').filter(Boolean).map(Number));
-  const sweepKernels = new Set(str(args, 'sweep-kernels', 'full,rdkv,variants').split(','));
   const sweep: SweepRow[] = [];
   const synthetic = new Set(str(args, 'synthetic', '').split(',').filter(Boolean).map(Number));
   const gpu = await acquireGpu();
@@ -159,7 +85,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const rows: Row[] = [];
 
   for (const ctx of contexts) {
-    if (sweepAt.has(ctx) && sweepKernels.has('full')) sweep.push(...(await sweepFull(gpu, config, ctx)));
+    if (sweepAt.has(ctx)) sweep.push(...(await sweepFull(gpu, config, ctx)));
     const ids = Array.from({ length: ctx }, () => Math.floor(random() * config.vocabSize));
     for (const policy of policies) {
       if (ctx >= 65536 && !longPolicies.includes(policy)) continue;
@@ -206,8 +132,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
       rows.push(row);
       console.error(JSON.stringify(row));
       const compressed = model.compressedLayers();
-      if (sweepAt.has(ctx) && compressed && sweepKernels.has('rdkv')) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
-      if (sweepAt.has(ctx) && compressed && sweepKernels.has('variants')) sweep.push(...(await sweepRdkvVariants(gpu, config, compressed, policy, ctx)));
+      if (sweepAt.has(ctx) && compressed) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
     }
   }
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createRdkvAttentionDecode, defaultSplits, rdkvDecodeRedWords, rdkvDecodeSharedBytes, setConst } from '../src/gpu/ops/rdkv-attention-decode';
+import { createRdkvAttentionDecode, defaultSplits } from '../src/gpu/ops/rdkv-attention-decode';
 import { planArena } from '../src/gpu/ops/rdkv-pack';
 import { createStep } from '../src/gpu/step';
 import { packHead } from '../src/rdkv/cache';
@@ -43,14 +43,11 @@ describe('rdkv fused decode attention', () => {
 
   const Hkv = 2;
   const T = 120;
-  /** Kernel options: subgroup reduction or tree, tokens per chunk, workgroup size; legacy kernel, V rows in flight, prefetch. */
+  /** Kernel options: subgroup reduction or tree, tokens per chunk, workgroup size. */
   interface Opts {
     sg?: boolean;
     tile?: number;
     wg?: number;
-    legacy?: boolean;
-    vb?: number;
-    prefetch?: boolean;
   }
   const base: [Mix[], number, boolean, ZeroPoint, number | undefined, number | undefined, number, number, Opts][] = [
     // head mixes, zone C length, f16 zone C, zero points, K token group, splits (undefined: default), Hq, d, options
@@ -86,29 +83,6 @@ describe('rdkv fused decode attention', () => {
         [['rdkv', 'plain'], 11, false, 'float', undefined, 2, 2, 64, { tile: 40, wg: 128 }],
       ] as typeof base
     ),
-    // kernel variants (rdkv-bench --sweep): the legacy kernel; V rows in flight 1..16; no prefetch; chunks of
-    // several tokens per thread (SPT 2, 3: tile > wg); zone C at f32 over several chunks (its own loop) and
-    // f16; K token groups; G = 1, 2, 4, 8; odd head dims; workgroups of 128 and 256
-    ...(
-      [
-        [['rdkv', 'uniform'], 7, false, 'float', undefined, 3, 4, 32, { legacy: true }],
-        [['v8k2', 'rdkv'], 5, true, 'integer', 16, undefined, 8, 64, { legacy: true, sg: false }],
-        [['rdkv', 'plain'], 40, false, 'float', undefined, 2, 2, 64, { legacy: true, tile: 16 }],
-        [['rdkv', 'uniform'], 7, false, 'float', undefined, 3, 4, 64, { vb: 1 }],
-        [['v8k2', 'rdkv'], 13, true, 'integer', undefined, 2, 8, 64, { vb: 2, sg: false }],
-        [['rdkv', 'rdkv'], 3, false, 'float', 16, 2, 4, 64, { vb: 3, tile: 32 }],
-        [['rdkv', 'plain'], 5, true, 'float', undefined, 1, 2, 64, { vb: 16, wg: 128 }],
-        [['uniform', 'v8k2'], 9, false, 'integer', undefined, 4, 4, 64, { prefetch: false }],
-        [['rdkv', 'evicted'], 45, false, 'float', undefined, 1, 4, 64, { prefetch: false, vb: 4, tile: 16, sg: false }],
-        [['rdkv', 'uniform'], 45, true, 'float', undefined, 1, 2, 32, { tile: 16, vb: 2 }],
-        [['v8k2', 'rdkv'], 6, false, 'float', undefined, 1, 4, 64, { tile: 128, wg: 64 }],
-        [['rdkv', 'plain'], 21, true, 'integer', 32, 1, 8, 30, { tile: 48, wg: 16, vb: 5 }],
-        [['plain', 'rdkv'], 4, false, 'float', undefined, 2, 2, 64, { prefetch: false, tile: 64, wg: 32 }],
-        [['rdkv', 'v8k2'], 2, true, 'integer', undefined, undefined, 2, 38, { wg: 256, vb: 4 }],
-        [['rdkv', 'rdkv'], 8, false, 'float', 24, undefined, 4, 64, { wg: 128, vb: 8, sg: false }],
-        [['uniform', 'rdkv'], 3, true, 'float', undefined, 5, 6, 64, {}],
-      ] as typeof base
-    ),
   ];
   it.each(cases)('heads %j nC=%i f16=%s %s zeros tokenGroup=%s splits=%s Hq=%i d=%i %j matches the reference', async (mixes, nC, f16, zeroPoint, tokenGroup, splits, Hq, d, opts) => {
     const k = randn(T + nC, Hkv * T * d, 1.5).map((x, i) => x + ((i % d) % 4 === 0 ? 4 : 0)); // (Hkv, T, d)
@@ -128,20 +102,8 @@ describe('rdkv fused decode attention', () => {
     rdkvAttentionRef(want, q, { nHeads: Hq, nKvHeads: Hkv, headDim: d, layouts, arenas, zoneC: { k: roundTo(zk, dtype), v: roundTo(zv, dtype), capacity: capC }, nC });
 
     const sg = (opts.sg ?? true) && gpu.hasSubgroups;
-    const op = await createRdkvAttentionDecode(gpu, {
-      nHeads: Hq,
-      nKvHeads: Hkv,
-      headDim: d,
-      zoneCF16: f16,
-      tile: opts.tile,
-      wg: opts.wg,
-      subgroups: sg,
-      legacy: opts.legacy,
-      vb: opts.vb,
-      prefetch: opts.prefetch,
-    });
+    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg });
     expect(op.subgroups).toBe(sg);
-    if (!opts.legacy && opts.tile === undefined) expect(op.tile).toBeLessThanOrEqual(op.wg);
     const out = uploadStorage(gpu, new Float32Array(Hq * d));
     poison(gpu, out);
     const bound = op.bind({
@@ -165,21 +127,6 @@ describe('rdkv fused decode attention', () => {
       const h = mixes.indexOf('evicted');
       expect(Array.from(got.subarray(h * (Hq / Hkv) * d, (h + 1) * (Hq / Hkv) * d)).every((x) => x === 0)).toBe(true);
     }
-  });
-
-  it('kernel text constants: set by name, a missing one is an error', () => {
-    const text = 'const G: u32 = 4u;\nconst GV: u32 = (G + 3u) / 4u;\nconst PREFETCH: bool = true;\n';
-    expect(setConst(setConst(text, 'G', '2u'), 'PREFETCH', 'false')).toBe('const G: u32 = 2u;\nconst GV: u32 = (G + 3u) / 4u;\nconst PREFETCH: bool = false;\n');
-    expect(() => setConst(text, 'VB', '8u')).toThrow(/no 'const VB'/);
-  });
-
-  it('workgroup memory: red holds every head\'s partials at once and the wg_max slots', () => {
-    // d 64, G 4, 64 threads: kp 8, 4 * (8 * 8 * 8 + 8 + 1) words
-    expect(rdkvDecodeRedWords(64, 4, 64)).toBe(2084);
-    // d 20 (TPT 3), G 1, 16 threads: kp 5 -> 8 * 15 + 5 + 1 = 126 > G * WG
-    expect(rdkvDecodeRedWords(20, 1, 16)).toBe(126);
-    expect(rdkvDecodeSharedBytes(64, 4, 64, 64)).toBe(4 * (3 * 4 * 64 + 4 * 64 + 2084 + 34));
-    expect(rdkvDecodeSharedBytes(64, 4, 256, 64, true)).toBe(4 * (3 * 4 * 64 + 4 + 4 * 256 + 9 * 64 + 34));
   });
 
   it('default splits: ~32 kept tokens each, up to ~512 workgroups, one chunk each', () => {

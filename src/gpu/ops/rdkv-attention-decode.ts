@@ -5,14 +5,10 @@
  * G query heads of a KV head, one softmax max per chunk, then accumulates V with a whole warp on each packed
  * row) then wgsl/rdkv_attention_combine.wgsl (grid Hq, parallel over splits). The workgroup max is the
  * subgroup helper where the device has subgroups (override with `subgroups`).
- * The kernel's per-thread arrays are sized by the real G (and VB, SPT): the wrapper rewrites `const` lines of
- * the WGSL text before compiling (setConst), so no array needs dynamic indexing (bench/NOTES.md, session 4);
- * `legacy` selects the previous kernel (wgsl/rdkv_attention_decode_legacy.wgsl) for before/after sweeps.
  * The zone C length comes from the Step uniform: nC = step.kv_len − T (kv_len = pos + 1 for the token at
  * absolute position pos, whose k/v are already in zone C slot pos − T).
  */
 import source from '../../../wgsl/rdkv_attention_decode.wgsl';
-import legacySource from '../../../wgsl/rdkv_attention_decode_legacy.wgsl';
 import combineSource from '../../../wgsl/rdkv_attention_combine.wgsl';
 import mergeSource from '../../../wgsl/decode_combine.wgsl';
 import { HEADER_FIELDS, encodeHeader, type HeadLayout } from '../../rdkv/layout';
@@ -29,21 +25,12 @@ export interface RdkvDecodeShape {
   /** Zone C words hold two f16 values (dim 2j low) instead of one f32. */
   zoneCF16: boolean;
   scale?: number;
-  /**
-   * Tokens per chunk (their scores held in workgroup memory); default the largest that fits up to the
-   * workgroup size (legacy: up to 256).
-   */
+  /** Tokens per chunk (their scores held in workgroup memory); default the largest up to 256 that fits. */
   tile?: number;
   /** Threads per workgroup, a power of two >= ceil(headDim / 8); default 64. */
   wg?: number;
   /** Use the subgroup reduction (wgsl/decode_reduce_subgroup.wgsl); default: when the device has subgroups. */
   subgroups?: boolean;
-  /** The previous kernel (wgsl/rdkv_attention_decode_legacy.wgsl); vb and prefetch do not apply. Default false. */
-  legacy?: boolean;
-  /** Value rows in flight per thread (1..32); default 8. */
-  vb?: number;
-  /** Request the first chunk's K and V words before the query set-up; default true. */
-  prefetch?: boolean;
 }
 
 export interface RdkvDecodeBindings {
@@ -96,28 +83,9 @@ export function defaultSplits(layouts: readonly HeadLayout[], chunk: number): nu
   return Math.max(1, Math.min(Math.max(byLength, ceilDiv(maxKept, chunk)), 65535));
 }
 
-/** Words of the kernel's `red` array: wg_max (G·WG), then every head's partial sums, l and m at once. */
-export function rdkvDecodeRedWords(headDim: number, group: number, wg: number): number {
-  const tpt = Math.ceil(headDim / 8);
-  const kp = Math.floor(wg / tpt);
-  return Math.max(group * wg, group * (8 * kp * tpt + kp + 1));
-}
-
-export function rdkvDecodeSharedBytes(headDim: number, group: number, chunk: number, wg: number, legacy = false): number {
-  if (legacy) {
-    // qo, qs, zqs; bias; sc; red; the header (33 words) and the subgroup helper's counter
-    return 4 * (3 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 33 + 1);
-  }
-  // qo4, qs4, zqs4 and sc4 in head quads; red; the header (33 words) and the subgroup helper's counter
-  const quads = 4 * Math.ceil(group / 4);
-  return 4 * (3 * quads * headDim + quads * chunk + rdkvDecodeRedWords(headDim, group, wg) + 33 + 1);
-}
-
-/** The WGSL text with `const NAME: T = …;` set to `value` (the line must exist). */
-export function setConst(text: string, name: string, value: string): string {
-  const re = new RegExp(`^const ${name}: (\\w+) = [^;]+;`, 'm');
-  if (!re.test(text)) throw new Error(`rdkv_attention_decode: no 'const ${name}' line in the kernel`);
-  return text.replace(re, (_, type: string) => `const ${name}: ${type} = ${value};`);
+export function rdkvDecodeSharedBytes(headDim: number, group: number, chunk: number, wg: number): number {
+  // qo, qs, zqs; bias; sc; red; the header (33 words) and the subgroup helper's counter
+  return 4 * (3 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 33 + 1);
 }
 
 export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape) {
@@ -133,45 +101,25 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
   if (!((wg & (wg - 1)) === 0 && wg >= tpt && wg <= gpu.limits.maxComputeInvocationsPerWorkgroup)) {
     throw new RangeError(`rdkv_attention_decode: workgroup size ${wg} must be a power of two in ${tpt}..${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
-  const legacy = shape.legacy ?? false;
-  // v2: chunks of at most one token per thread (the scores stay in registers; SPT = 1) unless `tile` says more
   const chunk =
     shape.tile ??
-    [256, 128, 64, 32, 16, 8].find(
-      (nk) => (legacy || nk <= wg) && 4 * G * nk <= SCORE_BYTES && rdkvDecodeSharedBytes(headDim, G, nk, wg, legacy) <= budget,
-    ) ??
+    [256, 128, 64, 32, 16, 8].find((nk) => 4 * G * nk <= SCORE_BYTES && rdkvDecodeSharedBytes(headDim, G, nk, wg) <= budget) ??
     8;
-  const vb = shape.vb ?? 8;
-  if (!(Number.isInteger(vb) && vb >= 1 && vb <= 32)) throw new RangeError(`rdkv_attention_decode: vb ${vb} must be an integer in 1..32`);
-  const prefetch = shape.prefetch ?? true;
-  const shared = rdkvDecodeSharedBytes(headDim, G, chunk, wg, legacy);
+  const shared = rdkvDecodeSharedBytes(headDim, G, chunk, wg);
   if (!(Number.isInteger(chunk) && chunk >= 1) || shared > gpu.limits.maxComputeWorkgroupStorageSize) {
     throw new RangeError(`rdkv_attention_decode: ${shared} bytes of workgroup memory (G ${G}, headDim ${headDim}, chunk ${chunk}, workgroup ${wg}), over the device's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
   }
   const subgroups = useSubgroups(gpu, shape.subgroups);
-  const spt = Math.ceil(chunk / wg);
-  // the text constants are part of the pipeline cache key through the label
-  const decodePipe = legacy
-    ? getPipeline(gpu, subgroups ? 'rdkv_attention_decode_legacy_sg' : 'rdkv_attention_decode_legacy', withReduce(legacySource, subgroups), {
-        HEAD_DIM: headDim,
-        G,
-        NK: chunk,
-        WG: wg,
-        TPT: tpt,
-        RED_N: Math.max(G, 9) * wg,
-        ZC_F16: shape.zoneCF16 ? 1 : 0,
-      })
-    : getPipeline(
-        gpu,
-        `rdkv_attention_decode${subgroups ? '_sg' : ''}_g${G}_vb${vb}_spt${spt}_pf${prefetch ? 1 : 0}`,
-        withReduce(
-          [['G', `${G}u`], ['VB', `${vb}u`], ['SPT', `${spt}u`], ['PREFETCH', `${prefetch}`]].reduce((t, [n, v]) => setConst(t, n, v), source),
-          subgroups,
-        ),
-        { HEAD_DIM: headDim, NK: chunk, WG: wg, TPT: tpt, RED_N: rdkvDecodeRedWords(headDim, G, wg), ZC_F16: shape.zoneCF16 ? 1 : 0 },
-      );
   const [pipe, comb] = await Promise.all([
-    decodePipe,
+    getPipeline(gpu, subgroups ? 'rdkv_attention_decode_sg' : 'rdkv_attention_decode', withReduce(source, subgroups), {
+      HEAD_DIM: headDim,
+      G,
+      NK: chunk,
+      WG: wg,
+      TPT: tpt,
+      RED_N: Math.max(G, 9) * wg,
+      ZC_F16: shape.zoneCF16 ? 1 : 0,
+    }),
     getPipeline(gpu, 'rdkv_attention_combine', `${mergeSource}\n${combineSource}`, { HEAD_DIM: headDim, G, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
   const scale = shape.scale ?? 1 / Math.sqrt(headDim);
@@ -179,9 +127,6 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
     tile: chunk,
     wg,
     subgroups,
-    legacy,
-    vb,
-    prefetch,
     bind(b: RdkvDecodeBindings): BoundRdkvDecode {
       if (b.layouts.length !== nKvHeads) throw new RangeError(`rdkv_attention_decode: ${b.layouts.length} layouts for ${nKvHeads} heads`);
       for (const l of b.layouts) {
