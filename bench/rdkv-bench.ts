@@ -11,7 +11,7 @@ import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
-import { sweepFull, sweepRdkv, type SweepRow } from './attention-sweep';
+import { sweepFull, sweepRdkv, sweepRdkvValueRows, type SweepRow } from './attention-sweep';
 import { adapterTag, chainedMsPerToken, median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
@@ -71,6 +71,10 @@ export async function runRdkvBench(args: Args): Promise<number> {
   // seconds (decode cost does not depend on the values); their peak memory is not a prefill's.
   // --sweep: also time the decode attention kernels over launch shapes (attention-sweep.ts) at these contexts
   const sweepAt = new Set(str(args, 'sweep', '').split(',').filter(Boolean).map(Number));
+  // --sweep-kernels: which sweeps run there: full (full-cache kernel shapes), rdkv (RDKV launch shapes), vb
+  // (RDKV value rows in flight and the max reduction at the engine's shape)
+  const sweepKernels = new Set(str(args, 'sweep-kernels', 'full,rdkv,vb').split(','));
+  for (const k of sweepKernels) if (!['full', 'rdkv', 'vb'].includes(k)) throw new Error(`--sweep-kernels: unknown '${k}' (full, rdkv, vb)`);
   const sweep: SweepRow[] = [];
   const synthetic = new Set(str(args, 'synthetic', '').split(',').filter(Boolean).map(Number));
   const gpu = await acquireGpu();
@@ -85,7 +89,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const rows: Row[] = [];
 
   for (const ctx of contexts) {
-    if (sweepAt.has(ctx)) sweep.push(...(await sweepFull(gpu, config, ctx)));
+    if (sweepAt.has(ctx) && sweepKernels.has('full')) sweep.push(...(await sweepFull(gpu, config, ctx)));
     const ids = Array.from({ length: ctx }, () => Math.floor(random() * config.vocabSize));
     for (const policy of policies) {
       if (ctx >= 65536 && !longPolicies.includes(policy)) continue;
@@ -132,7 +136,8 @@ export async function runRdkvBench(args: Args): Promise<number> {
       rows.push(row);
       console.error(JSON.stringify(row));
       const compressed = model.compressedLayers();
-      if (sweepAt.has(ctx) && compressed) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
+      if (sweepAt.has(ctx) && compressed && sweepKernels.has('rdkv')) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
+      if (sweepAt.has(ctx) && compressed && sweepKernels.has('vb')) sweep.push(...(await sweepRdkvValueRows(gpu, config, compressed, policy, ctx)));
     }
   }
 

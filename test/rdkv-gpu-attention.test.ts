@@ -48,6 +48,7 @@ describe('rdkv fused decode attention', () => {
     sg?: boolean;
     tile?: number;
     wg?: number;
+    vb?: number;
   }
   const base: [Mix[], number, boolean, ZeroPoint, number | undefined, number | undefined, number, number, Opts][] = [
     // head mixes, zone C length, f16 zone C, zero points, K token group, splits (undefined: default), Hq, d, options
@@ -81,6 +82,11 @@ describe('rdkv fused decode attention', () => {
         [['uniform', 'rdkv'], 9, false, 'integer', undefined, 3, 2, 20, { wg: 16 }],
         [['rdkv', 'v8k2'], 3, true, 'float', undefined, undefined, 16, 46, { tile: 32, sg: false }],
         [['rdkv', 'plain'], 11, false, 'float', undefined, 2, 2, 64, { tile: 40, wg: 128 }],
+        // value rows in flight other than the default 4 (a partial last round, zone C f32 and f16)
+        [['rdkv', 'uniform'], 9, false, 'float', undefined, 2, 4, 64, { vb: 1 }],
+        [['v8k2', 'rdkv'], 13, true, 'integer', undefined, 3, 4, 64, { vb: 3, tile: 32 }],
+        [['rdkv', 'evicted'], 6, false, 'float', undefined, 1, 8, 32, { vb: 8, sg: false }],
+        [['plain', 'rdkv'], 4, true, 'float', undefined, 2, 4, 64, { vb: 16 }],
       ] as typeof base
     ),
   ];
@@ -102,8 +108,9 @@ describe('rdkv fused decode attention', () => {
     rdkvAttentionRef(want, q, { nHeads: Hq, nKvHeads: Hkv, headDim: d, layouts, arenas, zoneC: { k: roundTo(zk, dtype), v: roundTo(zv, dtype), capacity: capC }, nC });
 
     const sg = (opts.sg ?? true) && gpu.hasSubgroups;
-    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg });
+    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg, vb: opts.vb });
     expect(op.subgroups).toBe(sg);
+    expect(op.vb).toBe(opts.vb ?? 4);
     const out = uploadStorage(gpu, new Float32Array(Hq * d));
     poison(gpu, out);
     const bound = op.bind({

@@ -35,7 +35,7 @@ override ZC_F16: u32 = 0u;
 
 const NEG: f32 = -1e30;
 const MAX_G: u32 = 8u;
-const VB: u32 = 4u; // value rows in flight per thread
+const VB: u32 = 4u; // value rows in flight per thread (sizes private arrays, so a const: the wrapper rewrites this line)
 const HSTRIDE: u32 = 36u;
 // header field indices (src/rdkv/layout.ts HEADER_FIELDS)
 const F_KEPT: u32 = 1u;

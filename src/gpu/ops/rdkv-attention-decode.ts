@@ -31,6 +31,8 @@ export interface RdkvDecodeShape {
   wg?: number;
   /** Use the subgroup reduction (wgsl/decode_reduce_subgroup.wgsl); default: when the device has subgroups. */
   subgroups?: boolean;
+  /** Value rows each thread has in flight (1..16); default 4. */
+  vb?: number;
 }
 
 export interface RdkvDecodeBindings {
@@ -83,6 +85,13 @@ export function defaultSplits(layouts: readonly HeadLayout[], chunk: number): nu
   return Math.max(1, Math.min(Math.max(byLength, ceilDiv(maxKept, chunk)), 65535));
 }
 
+/** The kernel text with VB (value rows in flight; it sizes private arrays, which WGSL overrides cannot) set. */
+function withValueRows(text: string, vb: number): string {
+  const line = /const VB: u32 = \d+u;/;
+  if (!line.test(text)) throw new Error('rdkv_attention_decode.wgsl: no `const VB: u32 = …u;` line to set');
+  return text.replace(line, `const VB: u32 = ${vb}u;`);
+}
+
 export function rdkvDecodeSharedBytes(headDim: number, group: number, chunk: number, wg: number): number {
   // qo, qs, zqs; bias; sc; red; the header (33 words) and the subgroup helper's counter
   return 4 * (3 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 33 + 1);
@@ -110,8 +119,10 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
     throw new RangeError(`rdkv_attention_decode: ${shared} bytes of workgroup memory (G ${G}, headDim ${headDim}, chunk ${chunk}, workgroup ${wg}), over the device's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
   }
   const subgroups = useSubgroups(gpu, shape.subgroups);
+  const vb = shape.vb ?? 4;
+  if (!(Number.isInteger(vb) && vb >= 1 && vb <= 16)) throw new RangeError(`rdkv_attention_decode: ${vb} value rows in flight, expected 1..16`);
   const [pipe, comb] = await Promise.all([
-    getPipeline(gpu, subgroups ? 'rdkv_attention_decode_sg' : 'rdkv_attention_decode', withReduce(source, subgroups), {
+    getPipeline(gpu, `rdkv_attention_decode${subgroups ? '_sg' : ''}_vb${vb}`, withReduce(withValueRows(source, vb), subgroups), {
       HEAD_DIM: headDim,
       G,
       NK: chunk,
@@ -127,6 +138,7 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
     tile: chunk,
     wg,
     subgroups,
+    vb,
     bind(b: RdkvDecodeBindings): BoundRdkvDecode {
       if (b.layouts.length !== nKvHeads) throw new RangeError(`rdkv_attention_decode: ${b.layouts.length} layouts for ${nKvHeads} heads`);
       for (const l of b.layouts) {
