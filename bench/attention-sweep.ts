@@ -79,9 +79,11 @@ export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly 
 
 /**
  * The fused RDKV kernel at the engine's launch shape (default chunk, 64 threads, default splits) with 2, 4 and 8
- * value rows in flight per thread (VB), with and without the subgroup max (where the device has subgroups).
+ * value rows in flight per thread (VB), with and without the subgroup max (where the device has subgroups);
+ * or (probes) the engine's kernel whole, without its scores, without its values, and without both: where the
+ * time goes.
  */
-export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
+export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number, probes = false): Promise<SweepRow[]> {
   if (!gpu.hasTimestamps || layers.length === 0) return [];
   const { nHeads, nKvHeads, headDim } = config;
   const q = randomQuery(gpu, nHeads * headDim, 5);
@@ -89,16 +91,18 @@ export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: 
   const nC = 4;
   const step = createStep(gpu, { rows: 1, pos: layers[0].T + nC - 1, kvLen: layers[0].T + nC });
   const rows: SweepRow[] = [];
-  for (const subgroups of gpu.hasSubgroups ? [true, false] : [false]) {
-    for (const vb of [2, 4, 8]) {
-      const op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, subgroups, vb });
-      const bound = layers.map((cl) => op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T }));
-      const us = await timeCalls(gpu, bound.map((b) => (pass: GPUComputePassEncoder) => b.encode(pass, nC)));
-      const variant = `vb=${vb} subgroups=${subgroups} nk=${op.tile} wg=${op.wg} splits=${bound[0].nSplit}${vb === 4 && subgroups === gpu.hasSubgroups ? ' (engine default)' : ''}`;
-      for (const b of bound) b.destroy();
-      rows.push({ kernel: 'rdkv', label: `${label} vb`, context, variant, usPerLayer: us });
-      console.error(`sweep rdkv ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
-    }
+  const variants: { subgroups: boolean; vb: number; probe: 0 | 1 | 2 | 3 }[] = probes
+    ? [0, 1, 2, 3].map((probe) => ({ subgroups: gpu.hasSubgroups, vb: 4, probe: probe as 0 | 1 | 2 | 3 }))
+    : (gpu.hasSubgroups ? [true, false] : [false]).flatMap((subgroups) => [2, 4, 8].map((vb) => ({ subgroups, vb, probe: 0 as const })));
+  for (const { subgroups, vb, probe } of variants) {
+    const op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, subgroups, vb, probe });
+    const bound = layers.map((cl) => op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T }));
+    const us = await timeCalls(gpu, bound.map((b) => (pass: GPUComputePassEncoder) => b.encode(pass, nC)));
+    const what = probe ? `probe ${['', 'no scores', 'no values', 'neither'][probe]}` : `vb=${vb} subgroups=${subgroups}`;
+    const variant = `${what} nk=${op.tile} wg=${op.wg} splits=${bound[0].nSplit}${vb === 4 && subgroups === gpu.hasSubgroups && !probe ? ' (engine default)' : ''}`;
+    for (const b of bound) b.destroy();
+    rows.push({ kernel: 'rdkv', label: `${label} ${probes ? 'probe' : 'vb'}`, context, variant, usPerLayer: us });
+    console.error(`sweep rdkv ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
   }
   for (const b of [q, out, step]) b.destroy();
   return rows;

@@ -72,9 +72,10 @@ export async function runRdkvBench(args: Args): Promise<number> {
   // --sweep: also time the decode attention kernels over launch shapes (attention-sweep.ts) at these contexts
   const sweepAt = new Set(str(args, 'sweep', '').split(',').filter(Boolean).map(Number));
   // --sweep-kernels: which sweeps run there: full (full-cache kernel shapes), rdkv (RDKV launch shapes), vb
-  // (RDKV value rows in flight and the max reduction at the engine's shape)
-  const sweepKernels = new Set(str(args, 'sweep-kernels', 'full,rdkv,vb').split(','));
-  for (const k of sweepKernels) if (!['full', 'rdkv', 'vb'].includes(k)) throw new Error(`--sweep-kernels: unknown '${k}' (full, rdkv, vb)`);
+  // (RDKV value rows in flight and the max reduction at the engine's shape), probe (the RDKV kernel without its
+  // scores / values: where its time goes)
+  const sweepKernels = new Set(str(args, 'sweep-kernels', 'full,rdkv,vb,probe').split(','));
+  for (const k of sweepKernels) if (!['full', 'rdkv', 'vb', 'probe'].includes(k)) throw new Error(`--sweep-kernels: unknown '${k}' (full, rdkv, vb, probe)`);
   const sweep: SweepRow[] = [];
   const synthetic = new Set(str(args, 'synthetic', '').split(',').filter(Boolean).map(Number));
   const gpu = await acquireGpu();
@@ -138,6 +139,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
       const compressed = model.compressedLayers();
       if (sweepAt.has(ctx) && compressed && sweepKernels.has('rdkv')) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
       if (sweepAt.has(ctx) && compressed && sweepKernels.has('vb')) sweep.push(...(await sweepRdkvValueRows(gpu, config, compressed, policy, ctx)));
+      if (sweepAt.has(ctx) && compressed && sweepKernels.has('probe')) sweep.push(...(await sweepRdkvValueRows(gpu, config, compressed, policy, ctx, true)));
     }
   }
 

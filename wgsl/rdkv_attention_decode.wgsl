@@ -32,6 +32,10 @@ override WG: u32 = 128u; // a power of two, >= TPT
 override TPT: u32 = 8u; // ceil(HEAD_DIM / 8): threads per token in the value phase
 override RED_N: u32 = 1152u; // max(G, 9) * WG
 override ZC_F16: u32 = 0u;
+// Benchmark probe (rdkv-bench --sweep-kernels probe), 0 in the engine: bit 0 skips the K reads and score
+// products (every score 0), bit 1 the V reads and value products; the rest of the kernel runs as usual, so the
+// time of each phase can be told apart on a GPU. Folded away at pipeline creation when 0.
+override PROBE: u32 = 0u;
 
 const NEG: f32 = -1e30;
 const MAX_G: u32 = 8u;
@@ -281,7 +285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (ch2 > 0u) { kpre.z = aw(off2 + u * wpr2); }
   }
   var vpre: array<VRaw, VB>;
-  if (in_pv) {
+  if (in_pv && (PROBE & 2u) == 0u) {
     for (var i = 0u; i < VB; i++) {
       if (r + i * kp < n_first) {
         vpre[i] = v_fetch(kvh, u0 + r + i * kp, w);
@@ -343,7 +347,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var h = 0u; h < G; h++) {
         s[h] = 0.0;
       }
-      if (u < n_q) {
+      if ((PROBE & 1u) != 0u) {
+        // probe: no K read, scores 0
+      } else if (u < n_q) {
         let tg = u / tg_size;
         // the three rows' first words together, then the rest of each row (same cache lines)
         let r8 = off8 + u * wpr8;
@@ -420,7 +426,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
 
     // 3. values: tokens r, r + kp, ... of the chunk, VB in flight
-    if (in_pv) {
+    if (in_pv && (PROBE & 2u) == 0u) {
       for (var jb = r; jb < n; jb += kp * VB) {
         var raw: array<VRaw, VB>;
         if (c0 == u0 && jb == r) {

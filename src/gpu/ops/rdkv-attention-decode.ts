@@ -33,6 +33,8 @@ export interface RdkvDecodeShape {
   subgroups?: boolean;
   /** Value rows each thread has in flight (1..16); default 4. */
   vb?: number;
+  /** Benchmarks only: skip phases to time the others (wgsl PROBE: 1 no scores, 2 no values, 3 neither); 0 (default) is exact. */
+  probe?: 0 | 1 | 2 | 3;
 }
 
 export interface RdkvDecodeBindings {
@@ -130,6 +132,7 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
       TPT: tpt,
       RED_N: Math.max(G, 9) * wg,
       ZC_F16: shape.zoneCF16 ? 1 : 0,
+      PROBE: shape.probe ?? 0,
     }),
     getPipeline(gpu, 'rdkv_attention_combine', `${mergeSource}\n${combineSource}`, { HEAD_DIM: headDim, G, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
