@@ -8,6 +8,12 @@ import { MAP_READ_MODE, Usage } from './usage';
 
 export type Constants = Record<string, number>;
 
+/** A kernel bound to its buffers: records its dispatch(es) for `rows` rows (kernels that bound rows by the
+ * Step uniform's step.rows need it to match). */
+export interface EncodedOp {
+  encode(pass: GPUComputePassEncoder, rows: number): void;
+}
+
 const caches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /**

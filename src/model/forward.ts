@@ -20,14 +20,14 @@
  */
 import type { Gpu } from '../gpu/device';
 import { bytesPerElement } from '../gpu/dtype';
-import { createStorage, readF32, uploadStorage } from '../gpu/kernel';
+import { createStorage, readF32, uploadStorage, type EncodedOp } from '../gpu/kernel';
 import { createArgmax } from '../gpu/ops/argmax';
 import { createAttentionDecode } from '../gpu/ops/attention-decode';
 import { createAttentionPrefill } from '../gpu/ops/attention-prefill';
 import { createEmbedding } from '../gpu/ops/embedding';
 import { createFillRandom } from '../gpu/ops/fill-random';
 import { createLinear } from '../gpu/ops/linear';
-import { createRmsNorm, type EncodedOp } from '../gpu/ops/rmsnorm';
+import { createRmsNorm } from '../gpu/ops/rmsnorm';
 import { createRopeKv } from '../gpu/ops/rope-kv';
 import { bf16HiddenBytes, createHiddenBf16 } from '../gpu/ops/hidden-bf16';
 import { createSiluMul } from '../gpu/ops/silu-mul';

@@ -2,7 +2,7 @@
 import source from '../../../wgsl/embedding.wgsl';
 import type { Gpu } from '../device';
 import { DTYPE_CODE, type WeightDtype } from '../dtype';
-import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline } from '../kernel';
+import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline, type EncodedOp } from '../kernel';
 import { checkParts, type WeightPart } from '../split';
 import { checkGridDim } from './grid';
 
@@ -18,9 +18,6 @@ export interface EmbeddingBindings {
   step: GPUBuffer; // Step uniform: rows
 }
 
-export interface EncodedOp {
-  encode(pass: GPUComputePassEncoder, rows: number): void;
-}
 
 const WG = 256;
 

@@ -14,7 +14,7 @@ import matvecLoopSource from '../../../wgsl/matvec_loop.wgsl';
 import matvecSource from '../../../wgsl/matvec.wgsl';
 import type { Gpu } from '../device';
 import { DTYPE_CODE, type WeightDtype } from '../dtype';
-import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline } from '../kernel';
+import { bindGroup, ceilDiv, createStorage, createUniform, dispatch, f32Bits, getPipeline, type EncodedOp } from '../kernel';
 import { checkParts, type WeightPart } from '../split';
 import { checkGridDim, foldGrid } from './grid';
 
@@ -107,10 +107,6 @@ export interface LinearBindings {
   normWeight?: GPUBuffer; // (inFeatures) f32, required when rmsNorm
 }
 
-export interface EncodedOp {
-  /** Records the dispatches for `rows` rows (the kernels bound rows by step.rows, which must match). */
-  encode(pass: GPUComputePassEncoder, rows: number): void;
-}
 
 export interface Linear {
   /** The matvec layout (decode path). */

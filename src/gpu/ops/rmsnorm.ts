@@ -2,7 +2,7 @@
 import source from '../../../wgsl/rmsnorm.wgsl';
 import type { Gpu } from '../device';
 import { DTYPE_CODE, type WeightDtype } from '../dtype';
-import { bindGroup, createUniform, dispatch, f32Bits, getPipeline } from '../kernel';
+import { bindGroup, createUniform, dispatch, f32Bits, getPipeline, type EncodedOp } from '../kernel';
 
 export interface RmsNormShape {
   dim: number;
@@ -17,10 +17,6 @@ export interface RmsNormBindings {
   step: GPUBuffer; // Step uniform: rows
 }
 
-export interface EncodedOp {
-  /** Records the dispatch for `rows` rows into the pass. */
-  encode(pass: GPUComputePassEncoder, rows: number): void;
-}
 
 export async function createRmsNorm(gpu: Gpu, shape: RmsNormShape) {
   const wg = Math.min(256, gpu.limits.maxComputeInvocationsPerWorkgroup);

@@ -2,7 +2,7 @@
 import source from '../../../wgsl/rope_kv.wgsl';
 import type { Gpu } from '../device';
 import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline } from '../kernel';
-import type { EncodedOp } from './rmsnorm';
+import type { EncodedOp } from '../kernel';
 
 export interface RopeKvShape {
   nHeads: number;

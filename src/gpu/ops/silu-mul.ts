@@ -1,7 +1,7 @@
 /** SwiGLU gate out = silu(a) * b over (rows, features) f32. Kernel: wgsl/silu_mul.wgsl. */
 import source from '../../../wgsl/silu_mul.wgsl';
 import type { Gpu } from '../device';
-import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline } from '../kernel';
+import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline, type EncodedOp } from '../kernel';
 import { checkGridDim } from './grid';
 
 export interface SiluMulShape {
@@ -19,9 +19,6 @@ export interface SiluMulBindings {
   step: GPUBuffer; // Step uniform: rows
 }
 
-export interface EncodedOp {
-  encode(pass: GPUComputePassEncoder, rows: number): void;
-}
 
 const WG = 256;
 
