@@ -8,7 +8,7 @@ import type { Gpu } from '../src/gpu/device';
 import { createStorage, uploadStorage } from '../src/gpu/kernel';
 import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
-import { createRdkvAttentionDecode, defaultSplits } from '../src/gpu/ops/rdkv-attention-decode';
+import { createRdkvAttentionDecode, defaultSplits, type RdkvDecodeShape } from '../src/gpu/ops/rdkv-attention-decode';
 import { createStep } from '../src/gpu/step';
 import type { CompressedLayer } from '../src/kv/rdkv-layer';
 import type { ModelConfig } from '../src/model/config';
@@ -57,8 +57,15 @@ function randomQuery(gpu: Gpu, n: number, seed: number): GPUBuffer {
   return uploadStorage(gpu, randn(seed, n), 'sweep.q');
 }
 
-/** The fused RDKV kernel over `layers` (all of them per round) with each variant. */
-export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
+/** One RDKV kernel variant: its options (shape beyond the model's), its split count (default: the kernel's) and name. */
+interface RdkvVariant {
+  opts: Pick<RdkvDecodeShape, 'tile' | 'wg' | 'subgroups' | 'vb' | 'probe'>;
+  splits?: number;
+  name: string;
+}
+
+/** The fused RDKV kernel over `layers` (all of them per round) with each variant; one row each. */
+async function timeRdkvVariants(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number, variants: readonly RdkvVariant[]): Promise<SweepRow[]> {
   if (!gpu.hasTimestamps || layers.length === 0) return [];
   const { nHeads, nKvHeads, headDim } = config;
   const q = randomQuery(gpu, nHeads * headDim, 5);
@@ -66,29 +73,37 @@ export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly 
   const nC = 4;
   const step = createStep(gpu, { rows: 1, pos: layers[0].T + nC - 1, kvLen: layers[0].T + nC });
   const rows: SweepRow[] = [];
-  const base = defaultSplits(layers[0].layouts, 1024);
-  for (const tile of [64, 256, 1024]) {
-    for (const wg of [64, 128, 256]) {
-      for (const splits of [...new Set([Math.max(1, base >> 2), Math.max(1, base >> 1), base, 2 * base])]) {
-        let op;
-        try {
-          op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, tile, wg });
-        } catch {
-          continue;
-        }
-        const bound = layers.map((cl) =>
-          op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T, splits }),
-        );
-        const us = await timeCalls(gpu, bound.map((b) => (pass: GPUComputePassEncoder) => b.encode(pass, nC)));
-        for (const b of bound) b.destroy();
-        const variant = `nk=${tile} wg=${wg} splits=${splits}${splits === base ? ' (default splits)' : ''}`;
-        rows.push({ kernel: 'rdkv', label, context, variant, usPerLayer: us });
-        console.error(`sweep rdkv ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
-      }
+  for (const { opts, splits, name } of variants) {
+    let op;
+    try {
+      op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, ...opts });
+    } catch {
+      continue; // a shape the device cannot hold
     }
+    const bound = layers.map((cl) => op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T, splits }));
+    const us = await timeCalls(gpu, bound.map((b) => (pass: GPUComputePassEncoder) => b.encode(pass, nC)));
+    const variant = name.replace('{splits}', String(bound[0].nSplit)).replace('{tile}', String(op.tile)).replace('{wg}', String(op.wg));
+    for (const b of bound) b.destroy();
+    rows.push({ kernel: 'rdkv', label, context, variant, usPerLayer: us });
+    console.error(`sweep rdkv ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
   }
   for (const b of [q, out, step]) b.destroy();
   return rows;
+}
+
+/** The fused RDKV kernel over `layers` at each launch shape (chunk, workgroup, splits). */
+export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
+  if (layers.length === 0) return [];
+  const base = defaultSplits(layers[0].layouts, 1024);
+  const variants: RdkvVariant[] = [];
+  for (const tile of [64, 256, 1024]) {
+    for (const wg of [64, 128, 256]) {
+      for (const splits of [...new Set([Math.max(1, base >> 2), Math.max(1, base >> 1), base, 2 * base])]) {
+        variants.push({ opts: { tile, wg }, splits, name: `nk=${tile} wg=${wg} splits=${splits}${splits === base ? ' (default splits)' : ''}` });
+      }
+    }
+  }
+  return timeRdkvVariants(gpu, config, layers, label, context, variants);
 }
 
 /**
@@ -98,28 +113,16 @@ export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly 
  * time goes.
  */
 export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number, probes = false): Promise<SweepRow[]> {
-  if (!gpu.hasTimestamps || layers.length === 0) return [];
-  const { nHeads, nKvHeads, headDim } = config;
-  const q = randomQuery(gpu, nHeads * headDim, 5);
-  const out = createStorage(gpu, nHeads * headDim * 4, 'sweep.out');
-  const nC = 4;
-  const step = createStep(gpu, { rows: 1, pos: layers[0].T + nC - 1, kvLen: layers[0].T + nC });
-  const rows: SweepRow[] = [];
-  const variants: { subgroups: boolean; vb: number; probe: 0 | 1 | 2 | 3 }[] = probes
-    ? [0, 1, 2, 3].map((probe) => ({ subgroups: gpu.hasSubgroups, vb: 4, probe: probe as 0 | 1 | 2 | 3 }))
-    : (gpu.hasSubgroups ? [true, false] : [false]).flatMap((subgroups) => [2, 4, 8].map((vb) => ({ subgroups, vb, probe: 0 as const })));
-  for (const { subgroups, vb, probe } of variants) {
-    const op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, subgroups, vb, probe });
-    const bound = layers.map((cl) => op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T }));
-    const us = await timeCalls(gpu, bound.map((b) => (pass: GPUComputePassEncoder) => b.encode(pass, nC)));
-    const what = probe ? `probe ${['', 'no scores', 'no values', 'neither'][probe]}` : `vb=${vb} subgroups=${subgroups}`;
-    const variant = `${what} nk=${op.tile} wg=${op.wg} splits=${bound[0].nSplit}${vb === 4 && subgroups === gpu.hasSubgroups && !probe ? ' (engine default)' : ''}`;
-    for (const b of bound) b.destroy();
-    rows.push({ kernel: 'rdkv', label: `${label} ${probes ? 'probe' : 'vb'}`, context, variant, usPerLayer: us });
-    console.error(`sweep rdkv ${label} ${context} ${variant}: ${us.toFixed(1)} us/layer`);
-  }
-  for (const b of [q, out, step]) b.destroy();
-  return rows;
+  const shape = 'nk={tile} wg={wg} splits={splits}';
+  const variants: RdkvVariant[] = probes
+    ? ([0, 1, 2, 3] as const).map((probe) => ({
+        opts: { probe },
+        name: `${probe ? `probe ${['', 'no scores', 'no values', 'neither'][probe]}` : 'engine kernel'} ${shape}${probe ? '' : ' (engine default)'}`,
+      }))
+    : (gpu.hasSubgroups ? [true, false] : [false]).flatMap((subgroups) =>
+        [2, 4, 8].map((vb) => ({ opts: { subgroups, vb }, name: `vb=${vb} subgroups=${subgroups} ${shape}${vb === 4 && subgroups === gpu.hasSubgroups ? ' (engine default)' : ''}` })),
+      );
+  return timeRdkvVariants(gpu, config, layers, `${label} ${probes ? 'probe' : 'vb'}`, context, variants);
 }
 
 /** The full-cache kernel over one random f16 layer of `context` tokens with each variant. */
