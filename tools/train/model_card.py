@@ -48,6 +48,15 @@ def training_text(tl, last, device_seconds):
             + stage_text(tl, last, device_seconds))
 
 
+# Measured with the engine (npm run eval -- --lengths 131072 --per-cell 1 --policy rdkv --budget B), not by this
+# script: kept in the card's limits until a run measures it again.
+COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses long-context retrieval first: at 128K with RDKV at the app's default
+  budget (B = 1024 tokens per KV head, 0.8% of the cache) it answered 1 of 7 suite items, 2 of 7 at B = 8192
+  (full cache: 77%); it finds the needle but drifts on the last digits of a number. Give long documents more
+  budget, or the full cache where it fits (measured on an H100, rdkv-web bench/NOTES.md, session 4).
+"""
+
+
 def limits_text(items):
     by_len = {}
     for r in items:
@@ -140,7 +149,7 @@ from bf16 rounding; argmax agreement {ev.get('parity_argmax_agree', float('nan')
 * English, ASCII text; 4096-token vocabulary (long inputs cost ~1 token per 3.3 characters).
 * Do not use it for facts about the world: it knows little beyond its small corpus.
 {limits}
-"""
+{COMPRESSION_LIMIT}"""
     with open(os.path.join(a.model, 'README.md'), 'w') as f:
         f.write(card)
     print(card)
