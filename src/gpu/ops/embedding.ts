@@ -18,7 +18,6 @@ export interface EmbeddingBindings {
   step: GPUBuffer; // Step uniform: rows
 }
 
-
 const WG = 256;
 
 export async function createEmbedding(gpu: Gpu, shape: EmbeddingShape) {

@@ -107,7 +107,6 @@ export interface LinearBindings {
   normWeight?: GPUBuffer; // (inFeatures) f32, required when rmsNorm
 }
 
-
 export interface Linear {
   /** The matvec layout (decode path). */
   layout: MatvecLayout;

@@ -17,7 +17,6 @@ export interface RmsNormBindings {
   step: GPUBuffer; // Step uniform: rows
 }
 
-
 export async function createRmsNorm(gpu: Gpu, shape: RmsNormShape) {
   const wg = Math.min(256, gpu.limits.maxComputeInvocationsPerWorkgroup);
   const pipeline = await getPipeline(gpu, 'rmsnorm', source, { DTYPE: DTYPE_CODE[shape.weightDtype], WG: wg, ITEMS: Math.max(1, Math.ceil(shape.dim / wg)) });

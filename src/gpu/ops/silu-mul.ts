@@ -19,7 +19,6 @@ export interface SiluMulBindings {
   step: GPUBuffer; // Step uniform: rows
 }
 
-
 const WG = 256;
 
 export async function createSiluMul(gpu: Gpu, shape: SiluMulShape) {
