@@ -13,7 +13,7 @@ import { createStep } from '../src/gpu/step';
 import type { CompressedLayer } from '../src/kv/rdkv-layer';
 import type { ModelConfig } from '../src/model/config';
 import { randn } from '../src/ref/random';
-import { passDurationsNs, WARM_UP_MS } from './gpu-timing';
+import { keepBusy, passDurationsNs } from './gpu-timing';
 
 export interface SweepRow {
   kernel: 'rdkv' | 'full';
@@ -27,25 +27,20 @@ const ROUNDS = 8;
 
 /**
  * GPU µs per call of `encode` (ROUNDS × `calls` back-to-back calls in one pass, after one warm pass). The calls
- * first run for WARM_UP_MS: between rows the host compiles the next variant's pipeline, and an idle GPU drops
- * its clocks (on an H100, the same kernel read 48.6 µs right after a decode benchmark and 174 µs a few rows
- * later, after pipeline compiles, without this).
+ * first keep the GPU busy for 400 ms (keepBusy): between rows the host compiles the next variant's pipeline, and
+ * an idle GPU drops its clocks (on an H100 the same kernel read 48.6 µs right after a decode benchmark and 174 µs
+ * a few rows later, after pipeline compiles, without this).
  */
 async function timeCalls(gpu: Gpu, calls: ((pass: GPUComputePassEncoder) => void)[]): Promise<number> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < WARM_UP_MS) {
-    const warm = gpu.device.createCommandEncoder();
-    const pass = warm.beginComputePass();
+  const rounds = (pass: GPUComputePassEncoder) => {
     for (let r = 0; r < ROUNDS; r++) for (const c of calls) c(pass);
-    pass.end();
-    gpu.device.queue.submit([warm.finish()]);
-    await gpu.device.queue.onSubmittedWorkDone();
-  }
+  };
+  await keepBusy(gpu, rounds);
   const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 4 });
   const enc = gpu.device.createCommandEncoder();
   for (let p = 0; p < 2; p++) {
     const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 } });
-    for (let r = 0; r < ROUNDS; r++) for (const c of calls) c(pass);
+    rounds(pass);
     pass.end();
   }
   gpu.device.queue.submit([enc.finish()]);

@@ -73,6 +73,22 @@ export async function timedSteps(gpu: Gpu, model: DecodingModel, n: number, toke
 }
 
 /**
+ * Keeps the GPU busy for `ms` with passes of whatever `record` encodes (each pass waited on), so the clocks are up
+ * before a timed section: an idle GPU drops them, e.g. while the host compiles the next variant's pipeline.
+ */
+export async function keepBusy(gpu: Gpu, record: (pass: GPUComputePassEncoder) => void, ms = WARM_UP_MS): Promise<void> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    const enc = gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    record(pass);
+    pass.end();
+    gpu.device.queue.submit([enc.finish()]);
+    await gpu.device.queue.onSubmittedWorkDone();
+  }
+}
+
+/**
  * The card's copy bandwidth, measured: the copy kernel (src/gpu/ops/copy.ts: vec4 loads and stores through the
  * shader cores, as the engine's kernels move memory) over two buffers as large as the device allows (<= 1 GiB),
  * `rounds` copies back and forth in one compute pass, timed by its timestamps (host-timed without them), best
@@ -98,8 +114,7 @@ export async function copyBandwidth(gpu: Gpu, rounds = 16): Promise<{ bytesPerS:
     const hostMs = performance.now() - t;
     return qs ? (await passDurationsNs(gpu, qs, 1))[0] / 1e6 : hostMs;
   };
-  const t0 = performance.now();
-  while (performance.now() - t0 < WARM_UP_MS) await run(4);
+  await keepBusy(gpu, (pass) => ops.forEach((op) => op.encode(pass)));
   const times: number[] = [];
   for (let i = 0; i < 3; i++) times.push(await run(rounds));
   a.destroy();
