@@ -6,7 +6,7 @@
 //   UNPACK: x[i] = f32(bf16 element i of packed) for i < n.
 //   n = step.rows * params.features (the chunk's rows).
 // CPU reference: src/ref/pack.ts (f32ToBf16Bits, bf16BitsToF32).
-// Grid: (min(ceil(words / WG), params.max_workgroups), 1, 1), grid-stride over the words.
+// Grid: (min(ceil(words / WG), MAX_WORKGROUPS of the wrapper), 1, 1), grid-stride over the words.
 // Bindings: 0 x (rows, features) f32 · 1 packed u32 (ceil(rows * features / 2) words) · 2 params · 3 step.
 //   PACK reads x and writes packed, UNPACK the other way round.
 

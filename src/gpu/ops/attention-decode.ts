@@ -206,7 +206,7 @@ export async function createAttentionDecode(gpu: Gpu, shape: DecodeShape) {
   const t = shape.tiles ?? decodeTiles(headDim, group, workgroupBudget(gpu), shape.cacheF16);
   const why = tilesProblem(headDim, group, shape.cacheF16, t, gpu.limits);
   if (why) throw new RangeError(`attention_decode: tiles ${JSON.stringify(t)}: ${why}`);
-  const span = shape.window ? Math.min(shape.window, shape.capacity) : shape.capacity;
+  const span = attendedKeys(shape, shape.capacity);
   const maxSplits = shape.maxSplits ?? Math.max(128, Math.ceil(span / t.nk));
   const wantSingle = Math.min(shape.singleMaxKeys ?? SINGLE_MAX_KEYS, span);
   const plan = singlePlan(headDim, shape.cacheF16, wantSingle, shape.singleWg === undefined ? workgroupBudget(gpu) : gpu.limits, shape.singleWg);

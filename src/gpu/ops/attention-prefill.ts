@@ -5,8 +5,7 @@
  */
 import source from '../../../wgsl/attention_prefill.wgsl';
 import type { Gpu } from '../device';
-import { bindGroup, ceilDiv, createUniform, dispatch, f32Bits, getPipeline } from '../kernel';
-import type { EncodedOp } from '../kernel';
+import { bindGroup, ceilDiv, createUniform, dispatch, f32Bits, getPipeline, type EncodedOp } from '../kernel';
 
 export interface AttentionShape {
   nHeads: number;

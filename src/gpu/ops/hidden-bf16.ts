@@ -4,8 +4,7 @@
  */
 import source from '../../../wgsl/hidden_bf16.wgsl';
 import type { Gpu } from '../device';
-import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline } from '../kernel';
-import type { EncodedOp } from '../kernel';
+import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline, type EncodedOp } from '../kernel';
 
 const WG = 256;
 const MAX_WORKGROUPS = 4096;

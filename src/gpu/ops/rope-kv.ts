@@ -1,8 +1,7 @@
 /** RoPE on q (in place) and k, and the KV-cache write of roped k and raw v. Kernel: wgsl/rope_kv.wgsl. */
 import source from '../../../wgsl/rope_kv.wgsl';
 import type { Gpu } from '../device';
-import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline } from '../kernel';
-import type { EncodedOp } from '../kernel';
+import { bindGroup, ceilDiv, createUniform, dispatch, getPipeline, type EncodedOp } from '../kernel';
 
 export interface RopeKvShape {
   nHeads: number;
