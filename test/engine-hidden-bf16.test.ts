@@ -42,7 +42,6 @@ describe('compressed prefill, hidden states in bf16', () => {
     // not at the other.
     expect(a.peak - b.peak).toBeLessThanOrEqual(saved);
     expect(a.peak - b.peak).toBeGreaterThan(saved - 1024);
-    // bf16 rounding of the residual stream between layers: a small change of the logits.
     // After the prefill: bf16 rounding of the residual stream is a small change of the logits (0.3% on this
     // fixture). Later steps drift further (the allocation is discrete: a small change of the scores can move a
     // token's width), so only the first two greedy tokens are compared.
