@@ -5,7 +5,8 @@
 * --init-hf round trip: the shipped folder (public/models/default) loaded into train.py's model and
   exported again gives the same tensors, bit for bit, and the same logits;
 * the continuation recipe's batches (lengths folded small) and the eval's attention path
-  (eval_hf.rdkv_attention) against transformers' SDPA.
+  (eval_hf.rdkv_attention) against transformers' SDPA;
+* depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export.
 """
 import json
 import os
@@ -110,6 +111,58 @@ class Recipes(unittest.TestCase):
                     last = max(i for i, x in enumerate(k) if x == 2)
                     self.assertEqual(row[last], TR.END)
         self.assertGreater(answers, 12)
+
+
+class Grow(unittest.TestCase):
+    def test_plan(self):
+        self.assertEqual(TR.grow_plan(8, 11), [0, 1, 1, 2, 3, 4, 4, 5, 6, 6, 7])
+        self.assertEqual(TR.grow_plan(8, 8), list(range(8)))
+        for old in range(1, 12):
+            for new in range(old, 40):
+                plan = TR.grow_plan(old, new)
+                self.assertEqual(len(plan), new)
+                self.assertEqual(plan, sorted(plan))
+                self.assertEqual(set(plan), set(range(old)))
+        with self.assertRaises(ValueError):
+            TR.grow_plan(8, 7)
+
+    def test_same_function(self):
+        torch.manual_seed(0)
+        model = TR.LM(dict(TR.CONFIGS['tiny']))
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        grown, plan = TR.grow_model(model, 7)
+        self.assertEqual(grown.c['layers'], 7)
+        self.assertEqual(len(grown.blocks), 7)
+        for k, v in model.state_dict().items():  # the original is not touched
+            self.assertTrue(torch.equal(v, before[k]), k)
+        for i, src in enumerate(plan):
+            b, o = grown.blocks[i], model.blocks[src]
+            copy = i > 0 and plan[i - 1] == src
+            self.assertTrue(torch.equal(b.q.weight, o.q.weight))
+            self.assertEqual(bool((b.o.weight == 0).all()), copy)
+            self.assertEqual(bool((b.down.weight == 0).all()), copy)
+        ids = torch.randint(10, 4096, (2, 64), generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            self.assertLess((model(ids) - grown(ids)).abs().max().item(), 1e-5)
+
+    def test_export_shipped_grown(self):
+        c, _ = E.load_hf(MODEL)
+        model = TR.LM(c)
+        TR.init_from_hf(model, MODEL)
+        grown, _ = TR.grow_checked(model, 11, seed=1)
+        with self.assertRaises(SystemExit):
+            TR.grow_checked(model, 8, seed=1)
+        with self.assertRaises(SystemExit):  # 12 layers: ~21 MB of bf16 weights
+            TR.grow_checked(model, 12, seed=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.save({'model': grown.state_dict(), 'config': grown.c}, os.path.join(tmp, 'ckpt.pt'))
+            out = os.path.join(tmp, 'model')
+            _, total = E.export(os.path.join(tmp, 'ckpt.pt'), os.path.join(MODEL, 'tokenizer.json'), out)
+            self.assertLessEqual(total, TR.MAX_WEIGHT_BYTES)
+            with open(os.path.join(out, 'config.json')) as f:
+                self.assertEqual(json.load(f)['num_hidden_layers'], 11)
+            again = TR.LM(grown.c)
+            TR.init_from_hf(again, out)
 
 
 class EvalAttention(unittest.TestCase):

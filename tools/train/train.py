@@ -11,6 +11,10 @@ rendered chat prompt. Loss: mean next-token loss on document text + mean loss on
   ... --init-hf public/models/default      continues from an exported Hugging Face folder (bf16 weights)
   ... --curriculum long                    the continuation recipe (RECIPES['long']: 16K-128K heavy,
                                            weak tasks up-weighted, lower peak lr, short warm-up)
+  ... --init-hf public/models/default --grow-layers 11 --curriculum grow
+                                           depth growth: 8 -> 11 layers (grow_plan: copies of layers 1, 4, 6
+                                           after their originals, o/down zeroed: the same function at step 0),
+                                           then the list-heavy continuation (RECIPES['grow'])
 
 At the end it writes OUT/ckpt.pt (fp32 weights + config) and OUT/train_log.json; export.py makes the
 Hugging Face folder.
@@ -80,11 +84,28 @@ LISTS_CURRICULUM = [
 ]
 LISTS_TASK_WEIGHTS = {'niah_single': 0.3, 'niah_multikey': 0.6, 'niah_multivalue': 3.0, 'niah_multiquery': 2.0,
                       'passkey': 0.2, 'vt': 0.8, 'freq': 1.0}
+# Third continuation, after depth growth (--grow-layers 11): the 'lists' continuation did not lift
+# multi-value/multi-query, so the suspicion is capacity. The grown model starts as the shipped function (the
+# three copied layers add nothing until their zeroed o/down projections move), so this is a continuation, not a
+# fresh start: lr 1e-3 as 'long'/'lists', with a longer warm-up (60 steps) while the fresh optimizer's moments
+# settle on the new layers. Lengths: ~89% of the batches are 2K-32K (one example per row: many list examples per
+# step), and 64K/128K keep ~30% of the time (from the 'lists' run's ms per step on an H100: 2K 81, 4K 89, 8K 105,
+# 16K 137, 32K 209, 64K 347, 128K 631) so the long contexts do not regress. The first 3% (no 64K/128K; the
+# prefetch queue stretches it) covers the warm-up with cheap steps. The list tasks carry the most weight; every
+# other task stays present at a weight that keeps it where it is. More plain text than 'lists' (15%): the new
+# layers must not cost text perplexity.
+GROW_CURRICULUM = [
+    (0.00, {2048: 0.15, 4096: 0.25, 8192: 0.25, 16384: 0.2, 32768: 0.15}),
+    (0.03, {2048: 0.13, 4096: 0.2, 8192: 0.22, 16384: 0.19, 32768: 0.15, 65536: 0.07, 131072: 0.04}),
+]
+GROW_TASK_WEIGHTS = {'niah_single': 0.5, 'niah_multikey': 1.0, 'niah_multivalue': 2.5, 'niah_multiquery': 2.0,
+                     'passkey': 0.3, 'vt': 1.5, 'freq': 1.5}
 RECIPES = {
     'scratch': dict(curriculum=CURRICULUM, task_weights=TASK_WEIGHTS, lm_share=LM_SHARE, lr=3e-3, warmup=150),
     'tiny': dict(curriculum=TINY_CURRICULUM, task_weights=TASK_WEIGHTS, lm_share=LM_SHARE, lr=3e-3, warmup=150),
     'long': dict(curriculum=LONG_CURRICULUM, task_weights=LONG_TASK_WEIGHTS, lm_share=0.1, lr=1e-3, warmup=40, prefetch=2),
     'lists': dict(curriculum=LISTS_CURRICULUM, task_weights=LISTS_TASK_WEIGHTS, lm_share=0.05, lr=1e-3, warmup=40, prefetch=2),
+    'grow': dict(curriculum=GROW_CURRICULUM, task_weights=GROW_TASK_WEIGHTS, lm_share=0.15, lr=1e-3, warmup=60, prefetch=2),
 }
 
 
@@ -343,6 +364,40 @@ def init_from_hf(model, folder):
     return c
 
 
+def grow_plan(old_layers, new_layers):
+    """Depth growth: for each of the new_layers layers, the index of the old layer it starts from.
+
+    The new_layers - old_layers extra layers are copies spread evenly over the depth, each inserted right
+    after its original: copy i (of n = new - old) duplicates layer floor((i + 0.5) * old / n), e.g.
+    8 -> 11 copies layers 1, 4 and 6: [0, 1, 1, 2, 3, 4, 4, 5, 6, 6, 7]. Entry k is an inserted copy when
+    k > 0 and it equals entry k - 1 (the first of a run is the original). Pure Python (no torch)."""
+    if not 0 < old_layers <= new_layers:
+        raise ValueError(f'cannot grow {old_layers} layers to {new_layers}')
+    n = new_layers - old_layers
+    dup = [(2 * i + 1) * old_layers // (2 * n) for i in range(n)]
+    return [j for j in range(old_layers) for _ in range(1 + dup.count(j))]
+
+
+def grow_model(model, new_layers):
+    """(an LM with new_layers layers, the grow_plan) from model: the layers follow grow_plan; every inserted
+    copy has its attention output (o) and MLP down projections zeroed, so it adds nothing to the residual
+    stream and the grown model computes the same function as model (until training moves those weights)."""
+    plan = grow_plan(model.c['layers'], new_layers)
+    grown = LM(dict(model.c, layers=new_layers))
+    sd = model.state_dict()
+    new = {k: v for k, v in sd.items() if not k.startswith('blocks.')}
+    for i, src in enumerate(plan):
+        copy = i > 0 and plan[i - 1] == src
+        pre = f'blocks.{src}.'
+        for k, v in sd.items():
+            if k.startswith(pre):
+                name = k[len(pre):]
+                # zeros_like, never zero_(): sd's tensors share storage with model's parameters
+                new[f'blocks.{i}.{name}'] = torch.zeros_like(v) if copy and name in ('o.weight', 'down.weight') else v
+    grown.load_state_dict(new)  # strict: every parameter of the grown model, no extra
+    return grown, plan
+
+
 def prior_training(folder):
     """The '## Training' section of the init folder's model card (what the weights went through)."""
     try:
@@ -355,6 +410,31 @@ def prior_training(folder):
         return None
     j = card.find('\n## ', i + 1)
     return card[i + len('## Training'):j if j > 0 else None].strip()
+
+
+MAX_WEIGHT_BYTES = 20_000_000  # the shipped folder's budget for the exported bf16 weights
+
+
+def grow_checked(model, new_layers, seed):
+    """grow_model for --grow-layers, refusing a grown model that is not deeper, whose bf16 weights would exceed
+    MAX_WEIGHT_BYTES, or whose fp32 logits differ from model's (CPU, one random batch) by more than 1e-3."""
+    old_layers = model.c['layers']
+    if new_layers <= old_layers:
+        raise SystemExit(f'--grow-layers {new_layers}: the model from --init-hf already has {old_layers} layers; give more')
+    grown, plan = grow_model(model, new_layers)
+    import export as E
+    n = sum(v.numel() for v in E.hf_state(grown.state_dict(), grown.c).values())  # the tensors export.py writes
+    print(f'grown {old_layers} -> {new_layers} layers (grow_plan {plan}): params {n / 1e6:.2f}M, '
+          f'{2 * n:,} bytes of bf16 weights', flush=True)
+    if 2 * n > MAX_WEIGHT_BYTES:
+        raise SystemExit(f'--grow-layers {new_layers}: {2 * n:,} bytes of bf16 weights is over the {MAX_WEIGHT_BYTES:,}-byte budget')
+    ids = torch.randint(10, model.c['vocab'], (2, 256), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        diff = (model.cpu().float()(ids) - grown.cpu().float()(ids)).abs().max().item()
+    print(f'grown model vs original: max |logit difference| {diff:.3g} (fp32, CPU, 2 x 256 random ids)', flush=True)
+    if not diff <= 1e-3:  # also catches NaN
+        raise SystemExit(f'the grown model does not compute the original function: max |logit difference| {diff}')
+    return grown, plan
 
 
 def main():
@@ -374,6 +454,8 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--resume', default=None, help='train.py checkpoint (fp32 weights + config)')
     ap.add_argument('--init-hf', default=None, help='exported Hugging Face folder (config + safetensors) to start from')
+    ap.add_argument('--grow-layers', type=int, default=None, help='with --init-hf: grow the loaded model to this many layers '
+                    '(grow_plan: copies inserted after their originals, their o/down zeroed; same function at step 0)')
     ap.add_argument('--attn', default='auto', choices=['auto', 'flash', 'cudnn', 'default'])
     ap.add_argument('--log-every', type=int, default=100)
     a = ap.parse_args()
@@ -396,6 +478,8 @@ def main():
 
     if a.init_hf and a.resume:
         raise SystemExit('--init-hf and --resume: give one')
+    if a.grow_layers is not None and not a.init_hf:
+        raise SystemExit('--grow-layers grows the model loaded by --init-hf: give --init-hf too')
     if a.init_hf:
         import export as E
         with open(os.path.join(a.init_hf, 'config.json')) as f:
@@ -405,9 +489,13 @@ def main():
     else:
         c = dict(CONFIGS['tiny' if a.tiny else 'default'])
     model = LM(c)
+    plan = None
     if a.init_hf:
         init_from_hf(model, a.init_hf)
         print('initialised from', a.init_hf, flush=True)
+        if a.grow_layers is not None:
+            model, plan = grow_checked(model, a.grow_layers, a.seed)
+            c = model.c
     elif a.resume:
         model.load_state_dict(torch.load(a.resume, map_location='cpu')['model'])
         print('resumed from', a.resume, flush=True)
@@ -529,7 +617,7 @@ def main():
                        lm_share=recipe['lm_share'], lr=peak_lr, warmup=warmup, tokens_per_batch=a.tokens_per_batch,
                        steps_by_len=dict(sorted(steps_by_len.items())), ms_per_step_by_len=ms_by_len,
                        skipped_steps=skipped, attention=attn_line,
-                       torch=torch.__version__, init_hf=a.init_hf, resume=a.resume,
+                       torch=torch.__version__, init_hf=a.init_hf, resume=a.resume, grow_plan=plan,
                        prior_training=prior_training(a.init_hf) if a.init_hf else None,
                        failed=repr(failed) if failed else None), f, indent=1)
     if failed:
