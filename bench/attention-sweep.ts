@@ -54,7 +54,7 @@ function randomQuery(gpu: Gpu, n: number, seed: number): GPUBuffer {
 
 /** One RDKV kernel variant: its options (shape beyond the model's), its split count (default: the kernel's) and name. */
 interface RdkvVariant {
-  opts: Pick<RdkvDecodeShape, 'tile' | 'wg' | 'subgroups' | 'vb' | 'probe'>;
+  opts: Pick<RdkvDecodeShape, 'tile' | 'wg' | 'subgroups' | 'vb' | 'probe' | 'kernel' | 'dpt' | 'prefetch'>;
   splits?: number;
   name: string;
 }
@@ -72,7 +72,8 @@ async function timeRdkvVariants(gpu: Gpu, config: ModelConfig, layers: readonly 
     let op;
     try {
       op = await createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: layers[0].shape.cacheF16, ...opts });
-    } catch {
+    } catch (e) {
+      console.error(`sweep rdkv ${label} ${context} ${name}: skipped (${(e as Error).message.split('\n')[0]})`);
       continue; // a shape the device cannot hold
     }
     const bound = layers.map((cl) => op.bind({ out, q, step, arena: cl.arena, layouts: cl.layouts, plan: cl.arenaPlan, zoneC: cl.zoneC, T: cl.T, splits }));
@@ -94,7 +95,7 @@ export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly 
   for (const tile of [64, 256, 1024]) {
     for (const wg of [64, 128, 256]) {
       for (const splits of [...new Set([Math.max(1, base >> 2), Math.max(1, base >> 1), base, 2 * base])]) {
-        variants.push({ opts: { tile, wg }, splits, name: `nk=${tile} wg=${wg} splits=${splits}${splits === base ? ' (default splits)' : ''}` });
+        variants.push({ opts: { tile, wg, kernel: 'general' }, splits, name: `nk=${tile} wg=${wg} splits=${splits}${splits === base ? ' (default splits)' : ''}` });
       }
     }
   }
@@ -111,13 +112,34 @@ export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: 
   const shape = 'nk={tile} wg={wg} splits={splits}';
   const variants: RdkvVariant[] = probes
     ? ([0, 1, 2, 3] as const).map((probe) => ({
-        opts: { probe },
+        opts: { probe, kernel: 'general' },
         name: `${probe ? `probe ${['', 'no scores', 'no values', 'neither'][probe]}` : 'engine kernel'} ${shape}${probe ? '' : ' (engine default)'}`,
       }))
     : (gpu.hasSubgroups ? [true, false] : [false]).flatMap((subgroups) =>
-        [2, 4, 8].map((vb) => ({ opts: { subgroups, vb }, name: `vb=${vb} subgroups=${subgroups} ${shape}${vb === 4 && subgroups === gpu.hasSubgroups ? ' (engine default)' : ''}` })),
+        [2, 4, 8].map((vb) => ({ opts: { subgroups, vb, kernel: 'general' }, name: `vb=${vb} subgroups=${subgroups} ${shape}${vb === 4 && subgroups === gpu.hasSubgroups ? ' (engine default)' : ''}` })),
       );
   return timeRdkvVariants(gpu, config, layers, `${label} ${probes ? 'probe' : 'vb'}`, context, variants);
+}
+
+/**
+ * The vec4 kernel (wgsl/rdkv_attention_decode_vec4.wgsl) against the general one at the engine's launch shape:
+ * dims per thread (DPT 4/8/16) x tokens in flight (U 2/4/8) at 64 threads, 128 threads, no K prefetch, its
+ * probes (without scores / values / both), and split counts around the default. One change per row.
+ */
+export async function sweepRdkvVec4(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
+  if (layers.length === 0 || config.nHeads / config.nKvHeads > 4) return [];
+  const shape = 'nk={tile} wg={wg} splits={splits}';
+  const base = defaultSplits(layers[0].layouts, 256);
+  const v: RdkvVariant[] = [{ opts: { kernel: 'general' }, name: `general (engine default before) ${shape}` }];
+  for (const dpt of [8, 4, 16]) {
+    for (const vb of [4, 2, 8]) v.push({ opts: { kernel: 'vec4', dpt, vb }, name: `vec4 dpt=${dpt} u=${vb} ${shape}${dpt === 8 && vb === 4 ? ' (vec4 default)' : ''}` });
+  }
+  for (const dpt of [4, 8]) v.push({ opts: { kernel: 'vec4', dpt, wg: 128 }, name: `vec4 dpt=${dpt} u=4 ${shape}` });
+  v.push({ opts: { kernel: 'vec4', prefetch: false }, name: `vec4 dpt=8 u=4 no prefetch ${shape}` });
+  for (const probe of [1, 2, 3] as const) v.push({ opts: { kernel: 'vec4', probe }, name: `vec4 probe ${['', 'no scores', 'no values', 'neither'][probe]} ${shape}` });
+  for (const splits of [...new Set([Math.max(1, base >> 1), 2 * base, 4 * base])]) v.push({ opts: { kernel: 'vec4' }, splits, name: `vec4 dpt=8 u=4 ${shape}` });
+  v.push({ opts: { kernel: 'general' }, name: `general (again, drift check) ${shape}` });
+  return timeRdkvVariants(gpu, config, layers, `${label} vec4`, context, v);
 }
 
 /** The full-cache kernel over one random f16 layer of `context` tokens with each variant. */

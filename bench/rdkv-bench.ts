@@ -11,7 +11,8 @@ import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
-import { sweepFull, sweepRdkv, sweepRdkvValueRows, type SweepRow } from './attention-sweep';
+import { sweepFull, sweepRdkv, sweepRdkvValueRows, sweepRdkvVec4, type SweepRow } from './attention-sweep';
+import type { RdkvDecodeKernel } from '../src/gpu/ops/rdkv-attention-decode';
 import { adapterTag, chainedMsPerToken, median, passDurationsNs, timedSteps, warmUp } from './gpu-timing';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 
@@ -73,9 +74,13 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const sweepAt = new Set(str(args, 'sweep', '').split(',').filter(Boolean).map(Number));
   // --sweep-kernels: which sweeps run there: full (full-cache kernel shapes), rdkv (RDKV launch shapes), vb
   // (RDKV value rows in flight and the max reduction at the engine's shape), probe (the RDKV kernel without its
-  // scores / values: where its time goes)
+  // scores / values: where its time goes), vec4 (the vec4 kernel's options against the general kernel)
   const sweepKernels = new Set(str(args, 'sweep-kernels', 'full,rdkv,vb,probe').split(','));
-  for (const k of sweepKernels) if (!['full', 'rdkv', 'vb', 'probe'].includes(k)) throw new Error(`--sweep-kernels: unknown '${k}' (full, rdkv, vb, probe)`);
+  for (const k of sweepKernels) if (!['full', 'rdkv', 'vb', 'probe', 'vec4'].includes(k)) throw new Error(`--sweep-kernels: unknown '${k}' (full, rdkv, vb, probe, vec4)`);
+  // --rdkv-kernel: the compressed layers' decode kernel (default: the engine's choice, rdkvDecodeKernel)
+  const rdkvKernel = str(args, 'rdkv-kernel', 'auto');
+  if (!['auto', 'vec4', 'general'].includes(rdkvKernel)) throw new Error(`--rdkv-kernel must be auto, vec4 or general, got '${rdkvKernel}'`);
+  const decodeKernel = rdkvKernel === 'auto' ? undefined : (rdkvKernel as RdkvDecodeKernel);
   const sweep: SweepRow[] = [];
   const synthetic = new Set(str(args, 'synthetic', '').split(',').filter(Boolean).map(Number));
   const gpu = await acquireGpu();
@@ -100,7 +105,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
       // Room for every token the run feeds (the measured ones and TIMED_STEPS more), so the full cache is
       // allocated once: a growth copy would hold two caches at once and inflate the peak.
       if (policy === 'full') await model.reserve(ctx + decodeTokens + TIMED_STEPS + 1);
-      const compress = policy === 'full' ? undefined : { policy, budget: { tokens: B } };
+      const compress = policy === 'full' ? undefined : { policy, budget: { tokens: B }, options: { decodeKernel } };
       const t0 = performance.now();
       if (synthetic.has(ctx)) {
         await model.fillRandomContext(ctx, compress);
@@ -140,6 +145,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
       if (sweepAt.has(ctx) && compressed && sweepKernels.has('rdkv')) sweep.push(...(await sweepRdkv(gpu, config, compressed, policy, ctx)));
       if (sweepAt.has(ctx) && compressed && sweepKernels.has('vb')) sweep.push(...(await sweepRdkvValueRows(gpu, config, compressed, policy, ctx)));
       if (sweepAt.has(ctx) && compressed && sweepKernels.has('probe')) sweep.push(...(await sweepRdkvValueRows(gpu, config, compressed, policy, ctx, true)));
+      if (sweepAt.has(ctx) && compressed && sweepKernels.has('vec4')) sweep.push(...(await sweepRdkvVec4(gpu, config, compressed, policy, ctx)));
     }
   }
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/gpu/device';
 import { readF32, uploadStorage } from '../src/gpu/kernel';
-import { createRdkvAttentionDecode, defaultSplits } from '../src/gpu/ops/rdkv-attention-decode';
+import { createRdkvAttentionDecode, defaultSplits, rdkvDecodeKernel, type RdkvDecodeKernel } from '../src/gpu/ops/rdkv-attention-decode';
 import { planArena } from '../src/gpu/ops/rdkv-pack';
 import { createStep } from '../src/gpu/step';
 import { packHead } from '../src/rdkv/cache';
@@ -43,12 +43,15 @@ describe('rdkv fused decode attention', () => {
 
   const Hkv = 2;
   const T = 120;
-  /** Kernel options: subgroup reduction or tree, tokens per chunk, workgroup size. */
+  /** Kernel options: which kernel, subgroup reduction or tree, tokens per chunk, workgroup size, rows in flight. */
   interface Opts {
+    kernel?: RdkvDecodeKernel;
     sg?: boolean;
     tile?: number;
     wg?: number;
     vb?: number;
+    dpt?: number;
+    prefetch?: boolean;
   }
   const base: [Mix[], number, boolean, ZeroPoint, number | undefined, number | undefined, number, number, Opts][] = [
     // head mixes, zone C length, f16 zone C, zero points, K token group, splits (undefined: default), Hq, d, options
@@ -72,7 +75,7 @@ describe('rdkv fused decode attention', () => {
   // every base and many-split case on both reductions, then: several chunks per split (small tiles, zone C
   // longer than the span), default splits, head dims that are not a multiple of 8 (a partial last 8-dim
   // slice), a 16-thread workgroup (few token phases), G = 8 and G = 1
-  const cases = [
+  const general = [
     ...[...base, ...many].flatMap((c) => [true, false].map((sg) => [...c.slice(0, 8), { ...c[8], sg }] as typeof c)),
     ...(
       [
@@ -89,7 +92,28 @@ describe('rdkv fused decode attention', () => {
         [['plain', 'rdkv'], 4, true, 'float', undefined, 2, 4, 64, { vb: 16 }],
       ] as typeof base
     ),
-  ];
+  ].map((c) => [...c.slice(0, 8), { ...c[8], kernel: 'general' }] as typeof c);
+  // The vec4 kernel (G <= 4, one K token group) on every base and many-split case with G <= 4, then its own
+  // options: dims per thread 4 / 16 (a partial last slice at d 46 and 20), tokens in flight 1 / 2 / 3 / 8 (a
+  // partial last round), no prefetch, 128 threads, small chunks (several per split), G = 1 and 3.
+  const vec4 = [
+    ...[...base, ...many].filter((c) => c[6] / 2 <= 4 && c[4] === undefined),
+    ...(
+      [
+        [['rdkv', 'uniform'], 50, false, 'float', undefined, 1, 4, 32, { tile: 16 }],
+        [['v8k2', 'plain'], 33, true, 'integer', undefined, 2, 4, 64, { tile: 8, wg: 32, dpt: 4 }],
+        [['rdkv', 'rdkv'], 5, true, 'float', undefined, undefined, 6, 46, { tile: 24, dpt: 16 }],
+        [['uniform', 'rdkv'], 9, false, 'integer', undefined, 3, 2, 20, { wg: 16, dpt: 4 }],
+        [['rdkv', 'v8k2'], 3, true, 'float', undefined, undefined, 8, 46, { tile: 32, vb: 3 }],
+        [['rdkv', 'plain'], 11, false, 'float', undefined, 2, 2, 64, { tile: 40, wg: 128, dpt: 4 }],
+        [['rdkv', 'uniform'], 9, false, 'float', undefined, 2, 4, 64, { vb: 1, prefetch: false }],
+        [['v8k2', 'rdkv'], 13, true, 'integer', undefined, 3, 4, 64, { vb: 8, tile: 32, dpt: 4 }],
+        [['rdkv', 'evicted'], 6, false, 'float', undefined, 1, 8, 128, { vb: 2, wg: 128 }],
+        [['plain', 'rdkv'], 4, true, 'float', undefined, 40, 8, 64, { dpt: 16, tile: 64 }],
+      ] as typeof base
+    ),
+  ].map((c) => [...c.slice(0, 8), { ...c[8], kernel: 'vec4', sg: false }] as typeof c);
+  const cases = [...general, ...vec4];
   it.each(cases)('heads %j nC=%i f16=%s %s zeros tokenGroup=%s splits=%s Hq=%i d=%i %j matches the reference', async (mixes, nC, f16, zeroPoint, tokenGroup, splits, Hq, d, opts) => {
     const k = randn(T + nC, Hkv * T * d, 1.5).map((x, i) => x + ((i % d) % 4 === 0 ? 4 : 0)); // (Hkv, T, d)
     const v = randn(T * 3 + nC, Hkv * T * d);
@@ -108,7 +132,8 @@ describe('rdkv fused decode attention', () => {
     rdkvAttentionRef(want, q, { nHeads: Hq, nKvHeads: Hkv, headDim: d, layouts, arenas, zoneC: { k: roundTo(zk, dtype), v: roundTo(zv, dtype), capacity: capC }, nC });
 
     const sg = (opts.sg ?? true) && gpu.hasSubgroups;
-    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg, vb: opts.vb });
+    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg, vb: opts.vb, kernel: opts.kernel, dpt: opts.dpt, prefetch: opts.prefetch });
+    expect(op.kernel).toBe(opts.kernel);
     expect(op.subgroups).toBe(sg);
     expect(op.vb).toBe(opts.vb ?? 4);
     const out = uploadStorage(gpu, new Float32Array(Hq * d));
@@ -128,12 +153,29 @@ describe('rdkv fused decode attention', () => {
     const got = await readF32(gpu, out, Hq * d);
     bound.destroy();
     if (splits === undefined) expect(bound.nSplit).toBe(defaultSplits(layouts, op.tile));
-    console.log(`rdkv decode ${mixes.join('+')} nC=${nC} splits ${bound.nSplit}: relative error ${relError(got, want).toExponential(2)}`);
+    console.log(`rdkv decode (${op.kernel}) ${mixes.join('+')} nC=${nC} splits ${bound.nSplit}: relative error ${relError(got, want).toExponential(2)}`);
     expect(relError(got, want)).toBeLessThan(1e-5);
     if (nC === 0 && mixes.includes('evicted')) {
       const h = mixes.indexOf('evicted');
       expect(Array.from(got.subarray(h * (Hq / Hkv) * d, (h + 1) * (Hq / Hkv) * d)).every((x) => x === 0)).toBe(true);
     }
+  });
+
+  it('picks the vec4 kernel for G <= 4 and one K token group, and the vec4 kernel refuses several groups', async () => {
+    const d = 32;
+    const one = planLayout({ ...mixInputs('rdkv', 1, T, d), zeroPoint: 'float' });
+    const several = planLayout({ ...mixInputs('rdkv', 1, T, d), zeroPoint: 'float', tokenGroup: 16 });
+    expect(rdkvDecodeKernel(4, [one, one])).toBe('vec4');
+    expect(rdkvDecodeKernel(8, [one, one])).toBe('general');
+    expect(rdkvDecodeKernel(2, [one, several])).toBe('general');
+    const op = await createRdkvAttentionDecode(gpu, { nHeads: 4, nKvHeads: 2, headDim: d, zoneCF16: true });
+    expect(op.kernel).toBe('vec4');
+    const layouts = [one, several];
+    const plan = planArena(layouts);
+    const buf = (n: number) => uploadStorage(gpu, new Float32Array(n));
+    const args = { out: buf(4 * d), q: buf(4 * d), arena: buf(plan.totalWords), layouts, plan, zoneC: { k: buf(2 * 4 * d), v: buf(2 * 4 * d), capacity: 4 }, step: createStep(gpu, { rows: 1, pos: T, kvLen: T + 1 }), T };
+    expect(() => op.bind(args)).toThrow(/vec4 kernel takes one K token group, this layout has \d+ \(tokenGroup 16\)/);
+    await expect(createRdkvAttentionDecode(gpu, { nHeads: 16, nKvHeads: 2, headDim: d, zoneCF16: true, kernel: 'vec4' })).rejects.toThrow(/at most 4 query heads per KV head, got 8/);
   });
 
   it('default splits: ~32 kept tokens each, up to ~512 workgroups, one chunk each', () => {

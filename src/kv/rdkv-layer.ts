@@ -19,7 +19,7 @@
  */
 import type { Gpu } from '../gpu/device';
 import { createStorage, readF32 } from '../gpu/kernel';
-import { createRdkvAttentionDecode, type BoundRdkvDecode } from '../gpu/ops/rdkv-attention-decode';
+import { createRdkvAttentionDecode, rdkvDecodeKernel, type BoundRdkvDecode, type RdkvDecodeKernel } from '../gpu/ops/rdkv-attention-decode';
 import { createRdkvPack, planArena, type ArenaPlan } from '../gpu/ops/rdkv-pack';
 import { createRdkvScores } from '../gpu/ops/rdkv-scores';
 import type { Budget } from '../rdkv/budget';
@@ -53,6 +53,8 @@ export interface CompressOptions extends PolicyOptions {
   zoneCTokens?: number;
   /** Decode splits per KV head; default from the kept token count. */
   splits?: number;
+  /** Decode attention kernel; default rdkvDecodeKernel (vec4 for G <= 4 and one K token group). */
+  decodeKernel?: RdkvDecodeKernel;
   /** Layer index, for the report. */
   layer?: number;
 }
@@ -217,7 +219,8 @@ export class CompressedLayer {
     if (a.arena.byteLength !== arenaPlan.totalWords * 4) throw new Error(`rdkv: arena of ${a.arena.byteLength} bytes, the layouts need ${arenaPlan.totalWords * 4}`);
     const arena = createStorage(gpu, arenaPlan.totalWords * 4, `rdkv.arena${a.layer}`);
     if (a.arena.byteLength) gpu.device.queue.writeBuffer(arena, 0, a.arena.buffer, a.arena.byteOffset, a.arena.byteLength);
-    const decodeOp = await createRdkvAttentionDecode(gpu, { nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim, zoneCF16: shape.cacheF16 });
+    const kernel = rdkvDecodeKernel(shape.nHeads / shape.nKvHeads, plans.map((p) => p.layout));
+    const decodeOp = await createRdkvAttentionDecode(gpu, { nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim, zoneCF16: shape.cacheF16, kernel });
     return new CompressedLayer(gpu, shape, a.T, plans, layerReport(a.layer, plans), arena, arenaPlan, decodeOp, a.splits, a.zoneCTokens);
   }
 
@@ -329,7 +332,13 @@ export async function compressLayer(gpu: Gpu, a: CompressArgs): Promise<Compress
   const arena = createStorage(gpu, arenaPlan.totalWords * 4, `rdkv.arena${opts.layer ?? ''}`);
   const [pack, decodeOp] = await Promise.all([
     createRdkvPack(gpu, { nKvHeads: shape.nKvHeads, headDim: shape.headDim, capacity: a.capacity, cacheF16: shape.cacheF16 }),
-    createRdkvAttentionDecode(gpu, { nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim, zoneCF16: shape.cacheF16 }),
+    createRdkvAttentionDecode(gpu, {
+      nHeads: shape.nHeads,
+      nKvHeads: shape.nKvHeads,
+      headDim: shape.headDim,
+      zoneCF16: shape.cacheF16,
+      kernel: opts.decodeKernel ?? rdkvDecodeKernel(shape.nHeads / shape.nKvHeads, layouts),
+    }),
   ]);
   const bound = pack.bind({ arena, k: a.k, v: a.v, layouts, plan: arenaPlan });
   const enc = gpu.device.createCommandEncoder();

@@ -9,6 +9,7 @@
  * absolute position pos, whose k/v are already in zone C slot pos − T).
  */
 import source from '../../../wgsl/rdkv_attention_decode.wgsl';
+import vec4Source from '../../../wgsl/rdkv_attention_decode_vec4.wgsl';
 import combineSource from '../../../wgsl/rdkv_attention_combine.wgsl';
 import mergeSource from '../../../wgsl/decode_combine.wgsl';
 import { HEADER_FIELDS, encodeHeader, type HeadLayout } from '../../rdkv/layout';
@@ -35,6 +36,25 @@ export interface RdkvDecodeShape {
   vb?: number;
   /** Benchmarks only: skip phases to time the others (wgsl PROBE: 1 no scores, 2 no values, 3 neither); 0 (default) is exact. */
   probe?: 0 | 1 | 2 | 3;
+  /**
+   * 'vec4' (wgsl/rdkv_attention_decode_vec4.wgsl: G <= 4 heads as vec4 lanes, one K token group) or 'general'
+   * (any G up to 8, K token groups); default: rdkvDecodeKernel(G).
+   */
+  kernel?: RdkvDecodeKernel;
+  /** vec4 kernel: dims per thread in the value phase (4, 8 or 16); default 8. */
+  dpt?: number;
+  /** vec4 kernel: first K row loaded before the query set-up (default true; a benchmark switch). */
+  prefetch?: boolean;
+}
+
+export type RdkvDecodeKernel = 'vec4' | 'general';
+
+/**
+ * The decode kernel for G query heads per KV head over these layouts: 'vec4' when G <= 4 and every head's
+ * K has one token group (the engine's default layouts), else 'general'.
+ */
+export function rdkvDecodeKernel(G: number, layouts: readonly HeadLayout[] = []): RdkvDecodeKernel {
+  return G <= 4 && layouts.every((l) => l.nQ <= l.tokenGroup) ? 'vec4' : 'general';
 }
 
 export interface RdkvDecodeBindings {
@@ -87,16 +107,30 @@ export function defaultSplits(layouts: readonly HeadLayout[], chunk: number): nu
   return Math.max(1, Math.min(Math.max(byLength, ceilDiv(maxKept, chunk)), 65535));
 }
 
-/** The kernel text with VB (value rows in flight; it sizes private arrays, which WGSL overrides cannot) set. */
-function withValueRows(text: string, vb: number): string {
-  const line = /const VB: u32 = \d+u;/;
-  if (!line.test(text)) throw new Error('rdkv_attention_decode.wgsl: no `const VB: u32 = …u;` line to set');
-  return text.replace(line, `const VB: u32 = ${vb}u;`);
+/** The kernel text with `const NAME: u32 = …u;` lines set (they size private arrays, which WGSL overrides cannot). */
+function withConsts(file: string, text: string, consts: Record<string, number>): string {
+  for (const [name, value] of Object.entries(consts)) {
+    const line = new RegExp(`const ${name}: u32 = \\d+u;`);
+    if (!line.test(text)) throw new Error(`${file}: no \`const ${name}: u32 = …u;\` line to set`);
+    text = text.replace(line, `const ${name}: u32 = ${value}u;`);
+  }
+  return text;
 }
 
 export function rdkvDecodeSharedBytes(headDim: number, group: number, chunk: number, wg: number): number {
   // qo, qs, zqs; bias; sc; red; the header (33 words) and the subgroup helper's counter
   return 4 * (3 * group * headDim + group + group * chunk + Math.max(group, 9) * wg + 33 + 1);
+}
+
+/** The vec4 kernel's scratch array (vec4 entries): partials and l of kp token lanes, padded qs, the chunk max. */
+function vec4Scratch(headDim: number, wg: number, dpt: number): number {
+  const kp = Math.floor(wg / Math.ceil(headDim / dpt));
+  return Math.max(kp * (headDim + 1), headDim + 25, wg + 8);
+}
+
+export function rdkvDecodeVec4SharedBytes(headDim: number, chunk: number, wg: number, dpt: number): number {
+  // qo, qs (padded), sc, scr: vec4 each; the header (33 words)
+  return 16 * (headDim + headDim + 25 + chunk + vec4Scratch(headDim, wg, dpt)) + 4 * 33;
 }
 
 export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape) {
@@ -105,35 +139,51 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
   const G = nHeads / nKvHeads;
   if (G > MAX_G) throw new RangeError(`rdkv_attention_decode: ${G} query heads per KV head, at most ${MAX_G}`);
   if (headDim % 2) throw new RangeError(`rdkv_attention_decode: headDim ${headDim} must be even`);
-  const tpt = Math.ceil(headDim / 8);
+  const kernel = shape.kernel ?? rdkvDecodeKernel(G);
+  if (kernel === 'vec4' && G > 4) throw new RangeError(`rdkv_attention_decode: the vec4 kernel takes at most 4 query heads per KV head, got ${G}`);
+  const dpt = kernel === 'vec4' ? (shape.dpt ?? 8) : 8;
+  if (![4, 8, 16].includes(dpt)) throw new RangeError(`rdkv_attention_decode: ${dpt} dims per thread, expected 4, 8 or 16`);
+  const tpt = Math.ceil(headDim / dpt);
   const budget = workgroupBudget(gpu).maxComputeWorkgroupStorageSize;
   // 64 threads: on the H200 every chunk/split shape ran faster with 64 than with 128 or 256 (rdkv-bench --sweep)
   const wg = shape.wg ?? 64;
   if (!((wg & (wg - 1)) === 0 && wg >= tpt && wg <= gpu.limits.maxComputeInvocationsPerWorkgroup)) {
     throw new RangeError(`rdkv_attention_decode: workgroup size ${wg} must be a power of two in ${tpt}..${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
-  const chunk =
-    shape.tile ??
-    [256, 128, 64, 32, 16, 8].find((nk) => 4 * G * nk <= SCORE_BYTES && rdkvDecodeSharedBytes(headDim, G, nk, wg) <= budget) ??
-    8;
-  const shared = rdkvDecodeSharedBytes(headDim, G, chunk, wg);
+  const sharedBytes = (nk: number) => (kernel === 'vec4' ? rdkvDecodeVec4SharedBytes(headDim, nk, wg, dpt) : rdkvDecodeSharedBytes(headDim, G, nk, wg));
+  const scoreBytes = kernel === 'vec4' ? 16 : 4 * G;
+  const chunk = shape.tile ?? [256, 128, 64, 32, 16, 8].find((nk) => scoreBytes * nk <= SCORE_BYTES && sharedBytes(nk) <= budget) ?? 8;
+  const shared = sharedBytes(chunk);
   if (!(Number.isInteger(chunk) && chunk >= 1) || shared > gpu.limits.maxComputeWorkgroupStorageSize) {
     throw new RangeError(`rdkv_attention_decode: ${shared} bytes of workgroup memory (G ${G}, headDim ${headDim}, chunk ${chunk}, workgroup ${wg}), over the device's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
   }
-  const subgroups = useSubgroups(gpu, shape.subgroups);
+  const subgroups = kernel === 'general' && useSubgroups(gpu, shape.subgroups);
   const vb = shape.vb ?? 4;
   if (!(Number.isInteger(vb) && vb >= 1 && vb <= 16)) throw new RangeError(`rdkv_attention_decode: ${vb} value rows in flight, expected 1..16`);
+  const prefetch = shape.prefetch ?? true;
+  const zc = shape.zoneCF16 ? 1 : 0;
+  const probe = shape.probe ?? 0;
   const [pipe, comb] = await Promise.all([
-    getPipeline(gpu, `rdkv_attention_decode${subgroups ? '_sg' : ''}_vb${vb}`, withReduce(withValueRows(source, vb), subgroups), {
-      HEAD_DIM: headDim,
-      G,
-      NK: chunk,
-      WG: wg,
-      TPT: tpt,
-      RED_N: Math.max(G, 9) * wg,
-      ZC_F16: shape.zoneCF16 ? 1 : 0,
-      PROBE: shape.probe ?? 0,
-    }),
+    kernel === 'vec4'
+      ? getPipeline(gpu, `rdkv_attention_decode_vec4_d${headDim}_dpt${dpt}_u${vb}`, withConsts('rdkv_attention_decode_vec4.wgsl', vec4Source, { HEAD_DIM: headDim, DPT: dpt, U: vb }), {
+          G,
+          NK: chunk,
+          WG: wg,
+          SCR_N: vec4Scratch(headDim, wg, dpt),
+          ZC_F16: zc,
+          PREFETCH: prefetch ? 1 : 0,
+          PROBE: probe,
+        })
+      : getPipeline(gpu, `rdkv_attention_decode${subgroups ? '_sg' : ''}_vb${vb}`, withReduce(withConsts('rdkv_attention_decode.wgsl', source, { VB: vb }), subgroups), {
+          HEAD_DIM: headDim,
+          G,
+          NK: chunk,
+          WG: wg,
+          TPT: tpt,
+          RED_N: Math.max(G, 9) * wg,
+          ZC_F16: zc,
+          PROBE: probe,
+        }),
     getPipeline(gpu, 'rdkv_attention_combine', `${mergeSource}\n${combineSource}`, { HEAD_DIM: headDim, G, WG: Math.min(COMBINE_WG, gpu.limits.maxComputeInvocationsPerWorkgroup) }),
   ]);
   const scale = shape.scale ?? 1 / Math.sqrt(headDim);
@@ -142,11 +192,16 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
     wg,
     subgroups,
     vb,
+    kernel,
+    dpt,
     bind(b: RdkvDecodeBindings): BoundRdkvDecode {
       if (b.layouts.length !== nKvHeads) throw new RangeError(`rdkv_attention_decode: ${b.layouts.length} layouts for ${nKvHeads} heads`);
       for (const l of b.layouts) {
         if (l.d !== headDim) throw new RangeError(`rdkv_attention_decode: layout head dim ${l.d}, expected ${headDim}`);
         if (l.T !== b.T) throw new RangeError(`rdkv_attention_decode: layout T ${l.T}, expected ${b.T}`);
+        if (kernel === 'vec4' && l.nQ > l.tokenGroup) {
+          throw new RangeError(`rdkv_attention_decode: the vec4 kernel takes one K token group, this layout has ${Math.ceil(l.nQ / l.tokenGroup)} (tokenGroup ${l.tokenGroup}); use kernel 'general' (rdkvDecodeKernel)`);
+        }
       }
       const nSplit = b.splits ?? defaultSplits(b.layouts, chunk);
       const maxKept = Math.max(...b.layouts.map((l) => l.kept));
