@@ -124,20 +124,22 @@ export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: 
 /**
  * The vec4 kernel (wgsl/rdkv_attention_decode_vec4.wgsl) against the general one at the engine's launch shape:
  * dims per thread (DPT 4/8/16) x tokens in flight (U 2/4/8) at 64 threads, 128 threads, no K prefetch, its
- * probes (without scores / values / both), and split counts around the default. One change per row.
+ * probes (without scores / values / both), and split counts around the default (DPT 4 and 8). One change per row.
  */
 export async function sweepRdkvVec4(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
   if (layers.length === 0 || config.nHeads / config.nKvHeads > 4) return [];
   const shape = 'nk={tile} wg={wg} splits={splits}';
   const base = defaultSplits(layers[0].layouts, 256);
   const v: RdkvVariant[] = [{ opts: { kernel: 'general' }, name: `general (engine default before) ${shape}` }];
-  for (const dpt of [8, 4, 16]) {
-    for (const vb of [4, 2, 8]) v.push({ opts: { kernel: 'vec4', dpt, vb }, name: `vec4 dpt=${dpt} u=${vb} ${shape}${dpt === 8 && vb === 4 ? ' (vec4 default)' : ''}` });
+  for (const dpt of [4, 8, 16]) {
+    for (const vb of [4, 2, 8]) v.push({ opts: { kernel: 'vec4', dpt, vb }, name: `vec4 dpt=${dpt} u=${vb} ${shape}${dpt === 4 && vb === 4 ? ' (engine default)' : ''}` });
   }
   for (const dpt of [4, 8]) v.push({ opts: { kernel: 'vec4', dpt, wg: 128 }, name: `vec4 dpt=${dpt} u=4 ${shape}` });
-  v.push({ opts: { kernel: 'vec4', prefetch: false }, name: `vec4 dpt=8 u=4 no prefetch ${shape}` });
+  v.push({ opts: { kernel: 'vec4', prefetch: false }, name: `vec4 dpt=4 u=4 no prefetch ${shape}` });
   for (const probe of [1, 2, 3] as const) v.push({ opts: { kernel: 'vec4', probe }, name: `vec4 probe ${['', 'no scores', 'no values', 'neither'][probe]} ${shape}` });
-  for (const splits of [...new Set([Math.max(1, base >> 1), 2 * base, 4 * base])]) v.push({ opts: { kernel: 'vec4' }, splits, name: `vec4 dpt=8 u=4 ${shape}` });
+  for (const splits of [...new Set([Math.max(1, base >> 2), Math.max(1, base >> 1), 2 * base])]) {
+    for (const dpt of [4, 8]) v.push({ opts: { kernel: 'vec4', dpt }, splits, name: `vec4 dpt=${dpt} u=4 ${shape}` });
+  }
   v.push({ opts: { kernel: 'general' }, name: `general (again, drift check) ${shape}` });
   return timeRdkvVariants(gpu, config, layers, `${label} vec4`, context, v);
 }
