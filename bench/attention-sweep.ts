@@ -54,7 +54,7 @@ function randomQuery(gpu: Gpu, n: number, seed: number): GPUBuffer {
 
 /** One RDKV kernel variant: its options (shape beyond the model's), its split count (default: the kernel's) and name. */
 interface RdkvVariant {
-  opts: Pick<RdkvDecodeShape, 'tile' | 'wg' | 'subgroups' | 'vb' | 'probe' | 'kernel' | 'dpt' | 'prefetch'>;
+  opts: Pick<RdkvDecodeShape, 'tile' | 'wg' | 'subgroups' | 'vb' | 'probe' | 'kernel' | 'dpt'>;
   splits?: number;
   name: string;
 }
@@ -123,7 +123,7 @@ export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: 
 
 /**
  * The vec4 kernel (wgsl/rdkv_attention_decode_vec4.wgsl) against the general one at the engine's launch shape:
- * dims per thread (DPT 4/8/16) x tokens in flight (U 2/4/8) at 64 threads, 128 threads, no K prefetch, its
+ * dims per thread (DPT 4/8/16) x tokens in flight (U 2/4/8) at 64 threads, 128 threads, its
  * probes (without scores / values / both), and split counts around the default (DPT 4 and 8). One change per row.
  */
 export async function sweepRdkvVec4(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number): Promise<SweepRow[]> {
@@ -135,7 +135,6 @@ export async function sweepRdkvVec4(gpu: Gpu, config: ModelConfig, layers: reado
     for (const vb of [4, 2, 8]) v.push({ opts: { kernel: 'vec4', dpt, vb }, name: `vec4 dpt=${dpt} u=${vb} ${shape}${dpt === 4 && vb === 4 ? ' (engine default)' : ''}` });
   }
   for (const dpt of [4, 8]) v.push({ opts: { kernel: 'vec4', dpt, wg: 128 }, name: `vec4 dpt=${dpt} u=4 ${shape}` });
-  v.push({ opts: { kernel: 'vec4', prefetch: false }, name: `vec4 dpt=4 u=4 no prefetch ${shape}` });
   for (const probe of [1, 2, 3] as const) v.push({ opts: { kernel: 'vec4', probe }, name: `vec4 probe ${['', 'no scores', 'no values', 'neither'][probe]} ${shape}` });
   for (const splits of [...new Set([Math.max(1, base >> 2), Math.max(1, base >> 1), 2 * base])]) {
     for (const dpt of [4, 8]) v.push({ opts: { kernel: 'vec4', dpt }, splits, name: `vec4 dpt=${dpt} u=4 ${shape}` });

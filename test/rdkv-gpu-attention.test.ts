@@ -51,7 +51,6 @@ describe('rdkv fused decode attention', () => {
     wg?: number;
     vb?: number;
     dpt?: number;
-    prefetch?: boolean;
   }
   const base: [Mix[], number, boolean, ZeroPoint, number | undefined, number | undefined, number, number, Opts][] = [
     // head mixes, zone C length, f16 zone C, zero points, K token group, splits (undefined: default), Hq, d, options
@@ -95,7 +94,7 @@ describe('rdkv fused decode attention', () => {
   ].map((c) => [...c.slice(0, 8), { ...c[8], kernel: 'general' }] as typeof c);
   // The vec4 kernel (G <= 4, one K token group) on every base and many-split case with G <= 4, then its own
   // options: dims per thread 4 / 16 (a partial last slice at d 46 and 20), tokens in flight 1 / 2 / 3 / 8 (a
-  // partial last round), no prefetch, 128 threads, small chunks (several per split), G = 1 and 3.
+  // partial last round), 128 threads, small chunks (several per split), G = 1 and 3.
   const vec4 = [
     ...[...base, ...many].filter((c) => c[6] / 2 <= 4 && c[4] === undefined),
     ...(
@@ -106,7 +105,7 @@ describe('rdkv fused decode attention', () => {
         [['uniform', 'rdkv'], 9, false, 'integer', undefined, 3, 2, 20, { wg: 16, dpt: 4 }],
         [['rdkv', 'v8k2'], 3, true, 'float', undefined, undefined, 8, 46, { tile: 32, vb: 3 }],
         [['rdkv', 'plain'], 11, false, 'float', undefined, 2, 2, 64, { tile: 40, wg: 128, dpt: 4 }],
-        [['rdkv', 'uniform'], 9, false, 'float', undefined, 2, 4, 64, { vb: 1, prefetch: false }],
+        [['rdkv', 'uniform'], 9, false, 'float', undefined, 2, 4, 64, { vb: 1 }],
         [['v8k2', 'rdkv'], 13, true, 'integer', undefined, 3, 4, 64, { vb: 8, tile: 32, dpt: 4 }],
         [['rdkv', 'evicted'], 6, false, 'float', undefined, 1, 8, 128, { vb: 2, wg: 128 }],
         [['plain', 'rdkv'], 4, true, 'float', undefined, 40, 8, 64, { dpt: 16, tile: 64 }],
@@ -132,7 +131,7 @@ describe('rdkv fused decode attention', () => {
     rdkvAttentionRef(want, q, { nHeads: Hq, nKvHeads: Hkv, headDim: d, layouts, arenas, zoneC: { k: roundTo(zk, dtype), v: roundTo(zv, dtype), capacity: capC }, nC });
 
     const sg = (opts.sg ?? true) && gpu.hasSubgroups;
-    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg, vb: opts.vb, kernel: opts.kernel, dpt: opts.dpt, prefetch: opts.prefetch });
+    const op = await createRdkvAttentionDecode(gpu, { nHeads: Hq, nKvHeads: Hkv, headDim: d, zoneCF16: f16, tile: opts.tile, wg: opts.wg, subgroups: sg, vb: opts.vb, kernel: opts.kernel, dpt: opts.dpt });
     expect(op.kernel).toBe(opts.kernel);
     expect(op.subgroups).toBe(sg);
     expect(op.vb).toBe(opts.vb ?? 4);

@@ -30,7 +30,6 @@ override NK: u32 = 256u; // tokens per chunk (scores held in workgroup memory)
 override WG: u32 = 64u; // >= TPT
 override SCR_N: u32 = 520u; // max(KP * (HEAD_DIM + 1), QSN, WG + 8), KP = WG / TPT: the scratch array (vec4)
 override ZC_F16: u32 = 0u;
-override PREFETCH: u32 = 1u; // load a thread's first K row before the query set-up (benchmark switch)
 // Benchmark probe, 0 in the engine: bit 0 skips the K reads and score products (every score 0), bit 1 the V
 // reads and value products. Folded away at pipeline creation when 0.
 override PROBE: u32 = 0u;
@@ -309,13 +308,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let u0 = min(split * span, n_tok);
   let u1 = min(u0 + span, n_tok);
 
-  // This thread's first K row, requested before the query set-up (which waits on the permutation, scales
-  // and zero points), so the two round trips overlap.
-  var kfirst: KRow;
-  if (PREFETCH != 0u && (PROBE & 1u) == 0u && u0 + lid < min(u1, n_q) && lid < NK) {
-    kfirst = k_load(u0 + lid, o8, o4, o2, n8, n4, n2);
-  }
-
   // qs in padded stored order: slot i of group g (8, 4, 2 bits: 4, 8, 16 slots a word) is stored channel
   // fc_g + i when i < ch_g, else a pad (0). Its z_j qs_j go to scr, summed into the bias.
   let nqs = 4u * n8 + 8u * n4 + 16u * n2;
@@ -383,13 +375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if ((PROBE & 1u) != 0u) {
         // probe: no K read, scores 0
       } else if (u < n_q) {
-        var k: KRow;
-        if (PREFETCH != 0u && c0 == u0 && j == lid) {
-          k = kfirst;
-        } else {
-          k = k_load(u, o8, o4, o2, n8, n4, n2);
-        }
-        s = k_dot(k, n8, n4, n2) - bias;
+        s = k_dot(k_load(u, o8, o4, o2, n8, n4, n2), n8, n4, n2) - bias;
       } else if (u < kept) {
         s = f16_dot(0u, hdr_s[F_OFF_ZONEBK] + (u - count_a) * (HEAD_DIM / 2u));
       } else if (ZC_F16 != 0u) {

@@ -43,8 +43,6 @@ export interface RdkvDecodeShape {
   kernel?: RdkvDecodeKernel;
   /** vec4 kernel: dims per thread in the value phase (4, 8 or 16); default 4. */
   dpt?: number;
-  /** vec4 kernel: first K row loaded before the query set-up (default true; a benchmark switch). */
-  prefetch?: boolean;
 }
 
 export type RdkvDecodeKernel = 'vec4' | 'general';
@@ -161,7 +159,6 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
   const subgroups = kernel === 'general' && useSubgroups(gpu, shape.subgroups);
   const vb = shape.vb ?? 4;
   if (!(Number.isInteger(vb) && vb >= 1 && vb <= 16)) throw new RangeError(`rdkv_attention_decode: ${vb} value rows in flight, expected 1..16`);
-  const prefetch = shape.prefetch ?? true;
   const zc = shape.zoneCF16 ? 1 : 0;
   const probe = shape.probe ?? 0;
   const [pipe, comb] = await Promise.all([
@@ -172,7 +169,6 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
           WG: wg,
           SCR_N: vec4Scratch(headDim, wg, dpt),
           ZC_F16: zc,
-          PREFETCH: prefetch ? 1 : 0,
           PROBE: probe,
         })
       : getPipeline(gpu, `rdkv_attention_decode${subgroups ? '_sg' : ''}_vb${vb}`, withReduce(withConsts('rdkv_attention_decode.wgsl', source, { VB: vb }), subgroups), {
