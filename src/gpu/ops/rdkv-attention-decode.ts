@@ -5,6 +5,9 @@
  * G query heads of a KV head, one softmax max per chunk, then accumulates V with a whole warp on each packed
  * row) then wgsl/rdkv_attention_combine.wgsl (grid Hq, parallel over splits). The workgroup max is the
  * subgroup helper where the device has subgroups (override with `subgroups`).
+ * Where a KV head serves at most 4 query heads and K has one token group (the engine's layouts), the first pass
+ * is wgsl/rdkv_attention_decode_vec4.wgsl instead: the heads as vec4 lanes, per-segment value loops (at 128K on
+ * an H100: 22 us per layer against 49; bench/NOTES.md, session 5). rdkvDecodeKernel makes the choice.
  * The zone C length comes from the Step uniform: nC = step.kv_len − T (kv_len = pos + 1 for the token at
  * absolute position pos, whose k/v are already in zone C slot pos − T).
  */
