@@ -20,10 +20,7 @@
 //      dequantises once per token and accumulates for the G heads, and l = sum p;
 //   then the KP partial accumulators are summed through workgroup memory. A thread's first K words and first
 //   VB V rows are fetched right after the header, overlapping the query set-up's dependent loads.
-// Bindings: 0 part_acc (Hkv, n_split, G, d) f32 · 1 part_ml (Hkv, n_split, G) vec2 (m, l) · 2 q (Hq*d) f32 ·
-//   3 arena array<u32> (the layer's heads) · 4 heads array<u32> (Hkv, HSTRIDE): the 32 header fields of
-//   src/rdkv/layout.ts (HEADER_FIELDS, also for plain layouts) then the head's arena base word ·
-//   5 zc_k · 6 zc_v (zone C [Hkv, cap_c, d], f32 or ZC_F16 two f16 per word, dim 2j low) · 7 params · 8 step
+// Bindings, header field indices and arena accessors: wgsl/rdkv_decode_shared.wgsl (prepended by the wrapper).
 
 override HEAD_DIM: u32 = 64u; // even
 override G: u32 = 1u; // <= MAX_G
@@ -37,46 +34,8 @@ override ZC_F16: u32 = 0u;
 // time of each phase can be told apart on a GPU. Folded away at pipeline creation when 0.
 override PROBE: u32 = 0u;
 
-const NEG: f32 = -1e30;
 const MAX_G: u32 = 8u;
 const VB: u32 = 4u; // value rows in flight per thread (sizes private arrays, so a const: the wrapper rewrites this line)
-const HSTRIDE: u32 = 36u;
-// header field indices (src/rdkv/layout.ts HEADER_FIELDS)
-const F_KEPT: u32 = 1u;
-const F_NQ: u32 = 2u;
-const F_DSTORED: u32 = 3u;
-const F_TOKEN_GROUP: u32 = 4u;
-const F_COUNT2: u32 = 5u;
-const F_COUNTB: u32 = 8u;
-const F_CH8: u32 = 9u;
-const F_FLAGS: u32 = 12u;
-const F_OFF_PERM: u32 = 13u;
-const F_OFF_KSCALES: u32 = 14u;
-const F_OFF_KZEROS: u32 = 15u;
-const F_OFF_KCODES8: u32 = 16u;
-const F_OFF_VCODES2: u32 = 19u;
-const F_OFF_ZONEBV: u32 = 28u;
-const F_OFF_ZONEBK: u32 = 29u;
-const F_BASE: u32 = 32u;
-
-struct Params {
-  n_heads: u32,
-  t_len: u32, // T: zone C length is step.kv_len - T
-  cap_c: u32,
-  n_split: u32,
-  max_kept: u32,
-  scale_log2: f32,
-}
-
-@group(0) @binding(0) var<storage, read_write> part_acc: array<f32>;
-@group(0) @binding(1) var<storage, read_write> part_ml: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> q: array<f32>;
-@group(0) @binding(3) var<storage, read> arena: array<u32>;
-@group(0) @binding(4) var<storage, read> heads: array<u32>;
-@group(0) @binding(5) var<storage, read> zc_k: array<u32>;
-@group(0) @binding(6) var<storage, read> zc_v: array<u32>;
-@group(0) @binding(7) var<uniform> params: Params;
-@group(0) @binding(8) var<uniform> step: Step;
 
 var<workgroup> qo: array<f32, G * HEAD_DIM>; // q * scale * log2 e, original channel order
 var<workgroup> qs: array<f32, G * HEAD_DIM>; // stored-channel order: q' * s_j (one token group) or q' (several)
@@ -85,31 +44,12 @@ var<workgroup> zqs: array<f32, G * HEAD_DIM>; // z_j qs_j, summed into bias
 var<workgroup> sc: array<f32, G * NK>; // (G, NK) scores of the chunk, then probabilities
 var<workgroup> red: array<f32, RED_N>; // wg_max, then the (KP, TPT, 8) partial sums and (KP) l
 
-var<workgroup> hdr_s: array<u32, 33>; // this KV head's header fields and arena base (F_BASE), loaded once
-var<private> base: u32; // arena base word of this KV head
-var<private> float_zero: bool;
 var<private> count_a: u32;
 var<private> kept: u32;
 var<private> seg_end: array<u32, 3>; // slot after each zone A segment (2, 4, 8 bits)
 
 fn hdr(f: u32) -> u32 {
   return hdr_s[f];
-}
-
-fn aw(off: u32) -> u32 {
-  return arena[base + off];
-}
-
-fn af(off: u32) -> f32 {
-  return bitcast<f32>(arena[base + off]);
-}
-
-// Zero point e of an array at offset off (f32 words, or u8 x4).
-fn zero_at(off: u32, e: u32) -> f32 {
-  if (float_zero) {
-    return af(off + e);
-  }
-  return f32((aw(off + e / 4u) >> (8u * (e & 3u))) & 0xffu);
 }
 
 // s[h] += sum over the channels of one K width group of code * qs (first word w0 already loaded).
@@ -232,9 +172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let split = wid.x;
   let kvh = wid.y;
   // One round trip for the header (into workgroup memory) and the query, side by side.
-  for (var i = lid; i <= F_BASE; i += WG) {
-    hdr_s[i] = heads[kvh * HSTRIDE + i];
-  }
+  load_header(kvh, lid);
   for (var i = lid; i < G * HEAD_DIM; i += WG) {
     let h = i / HEAD_DIM;
     qo[i] = q[(kvh * G + h) * HEAD_DIM + i % HEAD_DIM] * params.scale_log2;

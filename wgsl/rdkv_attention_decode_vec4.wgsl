@@ -16,8 +16,7 @@
 // CPU reference: src/ref/rdkv-attention.ts (rdkvAttentionRef). Combined by wgsl/rdkv_attention_combine.wgsl.
 // Grid: (n_split, Hkv, 1); split span S = ceil((max_kept + n_c) / n_split) tokens, in chunks of up to NK.
 // Value phase: thread (w, r) = (lid % TPT, lid / TPT) owns dims DPT w .. DPT w + DPT - 1 of tokens r, r + KP, ...
-// Bindings: as wgsl/rdkv_attention_decode.wgsl (0 part_acc, 1 part_ml, 2 q, 3 arena, 4 heads, 5 zc_k, 6 zc_v,
-//   7 params, 8 step).
+// Bindings, header field indices and arena accessors: wgsl/rdkv_decode_shared.wgsl (prepended by the wrapper).
 
 // Sizes of private arrays must be constants: the wrapper (src/gpu/ops/rdkv-attention-decode.ts) rewrites
 // these three lines.
@@ -39,69 +38,14 @@ const QSN: u32 = HEAD_DIM + 25u; // padded stored channels: at most 3, 7, 15 pad
 const KW8: u32 = HEAD_DIM / 4u; // words of a K row's 8-bit group at most (HEAD_DIM channels)
 const KW4: u32 = HEAD_DIM / 8u + 1u;
 const KW2: u32 = HEAD_DIM / 16u + 1u;
-const NEG: f32 = -1e30;
-const HSTRIDE: u32 = 36u;
-// header field indices (src/rdkv/layout.ts HEADER_FIELDS)
-const F_KEPT: u32 = 1u;
-const F_NQ: u32 = 2u;
-const F_COUNT2: u32 = 5u;
-const F_COUNTB: u32 = 8u;
-const F_CH8: u32 = 9u;
-const F_FLAGS: u32 = 12u;
-const F_OFF_PERM: u32 = 13u;
-const F_OFF_KSCALES: u32 = 14u;
-const F_OFF_KZEROS: u32 = 15u;
-const F_OFF_KCODES8: u32 = 16u;
-const F_OFF_VCODES2: u32 = 19u;
-const F_OFF_ZONEBV: u32 = 28u;
-const F_OFF_ZONEBK: u32 = 29u;
-const F_BASE: u32 = 32u;
-
-struct Params {
-  n_heads: u32,
-  t_len: u32, // T: zone C length is step.kv_len - T
-  cap_c: u32,
-  n_split: u32,
-  max_kept: u32,
-  scale_log2: f32,
-}
-
-@group(0) @binding(0) var<storage, read_write> part_acc: array<f32>;
-@group(0) @binding(1) var<storage, read_write> part_ml: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> q: array<f32>;
-@group(0) @binding(3) var<storage, read> arena: array<u32>;
-@group(0) @binding(4) var<storage, read> heads: array<u32>;
-@group(0) @binding(5) var<storage, read> zc_k: array<u32>;
-@group(0) @binding(6) var<storage, read> zc_v: array<u32>;
-@group(0) @binding(7) var<uniform> params: Params;
-@group(0) @binding(8) var<uniform> step: Step;
 
 var<workgroup> qo: array<vec4<f32>, HEAD_DIM>; // q * scale * log2 e per original channel, heads as lanes
 var<workgroup> qs: array<vec4<f32>, QSN>; // padded stored-channel order: q'[perm j] s_j (0 in pad slots)
 var<workgroup> sc: array<vec4<f32>, NK>; // the chunk's scores, then probabilities
 var<workgroup> scr: array<vec4<f32>, SCR_N>; // z_j qs_j, then the chunk max, then the (KP, HEAD_DIM) partials
-var<workgroup> hdr_s: array<u32, 33>; // this KV head's header fields and arena base (F_BASE)
 
-var<private> base: u32; // arena base word of this KV head
-var<private> float_zero: bool;
 var<private> acc: array<vec4<f32>, DPT>; // sum_u p_u v_u for this thread's dims, heads as lanes
 var<private> l_run: vec4<f32>;
-
-fn aw(off: u32) -> u32 {
-  return arena[base + off];
-}
-
-fn af(off: u32) -> f32 {
-  return bitcast<f32>(arena[base + off]);
-}
-
-// Zero point e of an array at offset off (f32 words, or u8 x4).
-fn zero_at(off: u32, e: u32) -> f32 {
-  if (float_zero) {
-    return af(off + e);
-  }
-  return f32(extractBits(aw(off + e / 4u), 8u * (e & 3u), 8u));
-}
 
 // The K words of one token, each width group's row (constant trip counts: every load is issued before use).
 struct KRow {
@@ -274,9 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let split = wid.x;
   let kvh = wid.y;
   // One round trip for the header (into workgroup memory) and the query, side by side.
-  for (var i = lid; i <= F_BASE; i += WG) {
-    hdr_s[i] = heads[kvh * HSTRIDE + i];
-  }
+  load_header(kvh, lid);
   for (var i = lid; i < 4u * HEAD_DIM; i += WG) {
     let c = i / 4u;
     let h = i % 4u;

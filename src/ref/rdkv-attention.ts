@@ -1,5 +1,6 @@
 /**
- * CPU reference for wgsl/rdkv_attention_decode.wgsl + wgsl/rdkv_attention_combine.wgsl: one query token's
+ * CPU reference for wgsl/rdkv_attention_decode.wgsl (and its vec4 form, wgsl/rdkv_attention_decode_vec4.wgsl)
+ * + wgsl/rdkv_attention_combine.wgsl: one query token's
  * GQA softmax attention over a compressed layer. Each KV head's arena is dequantised by src/rdkv/cache.ts
  * unpackHead; the keys and values are [the kept tokens in slot order (zone A segments, zone B), then zone C
  * tokens 0 .. nC − 1]; one softmax over all of them, computed in double. A head with no token at all

@@ -13,6 +13,7 @@
  */
 import source from '../../../wgsl/rdkv_attention_decode.wgsl';
 import vec4Source from '../../../wgsl/rdkv_attention_decode_vec4.wgsl';
+import sharedSource from '../../../wgsl/rdkv_decode_shared.wgsl';
 import combineSource from '../../../wgsl/rdkv_attention_combine.wgsl';
 import mergeSource from '../../../wgsl/decode_combine.wgsl';
 import { HEADER_FIELDS, encodeHeader, type HeadLayout } from '../../rdkv/layout';
@@ -166,7 +167,7 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
   const probe = shape.probe ?? 0;
   const [pipe, comb] = await Promise.all([
     kernel === 'vec4'
-      ? getPipeline(gpu, `rdkv_attention_decode_vec4_d${headDim}_dpt${dpt}_u${vb}`, withConsts('rdkv_attention_decode_vec4.wgsl', vec4Source, { HEAD_DIM: headDim, DPT: dpt, U: vb }), {
+      ? getPipeline(gpu, `rdkv_attention_decode_vec4_d${headDim}_dpt${dpt}_u${vb}`, `${sharedSource}\n${withConsts('rdkv_attention_decode_vec4.wgsl', vec4Source, { HEAD_DIM: headDim, DPT: dpt, U: vb })}`, {
           G,
           NK: chunk,
           WG: wg,
@@ -174,7 +175,7 @@ export async function createRdkvAttentionDecode(gpu: Gpu, shape: RdkvDecodeShape
           ZC_F16: zc,
           PROBE: probe,
         })
-      : getPipeline(gpu, `rdkv_attention_decode${subgroups ? '_sg' : ''}_vb${vb}`, withReduce(withConsts('rdkv_attention_decode.wgsl', source, { VB: vb }), subgroups), {
+      : getPipeline(gpu, `rdkv_attention_decode${subgroups ? '_sg' : ''}_vb${vb}`, withReduce(`${sharedSource}\n${withConsts('rdkv_attention_decode.wgsl', source, { VB: vb })}`, subgroups), {
           HEAD_DIM: headDim,
           G,
           NK: chunk,
