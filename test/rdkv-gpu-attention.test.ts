@@ -94,7 +94,7 @@ describe('rdkv fused decode attention', () => {
   ].map((c) => [...c.slice(0, 8), { ...c[8], kernel: 'general' }] as typeof c);
   // The vec4 kernel (G <= 4, one K token group) on every base and many-split case with G <= 4, then its own
   // options: dims per thread 4 / 16 (a partial last slice at d 46 and 20), tokens in flight 1 / 2 / 3 / 8 (a
-  // partial last round), 128 threads, small chunks (several per split), G = 1 and 3.
+  // partial last round), 8 threads (fewer than the 16 bias and 8 max partials), 128 threads, small chunks (several per split), G = 1 and 3.
   const vec4 = [
     ...[...base, ...many].filter((c) => c[6] / 2 <= 4 && c[4] === undefined),
     ...(
@@ -103,6 +103,7 @@ describe('rdkv fused decode attention', () => {
         [['v8k2', 'plain'], 33, true, 'integer', undefined, 2, 4, 64, { tile: 8, wg: 32, dpt: 4 }],
         [['rdkv', 'rdkv'], 5, true, 'float', undefined, undefined, 6, 46, { tile: 24, dpt: 16 }],
         [['uniform', 'rdkv'], 9, false, 'integer', undefined, 3, 2, 20, { wg: 16, dpt: 4 }],
+        [['rdkv', 'v8k2'], 5, true, 'float', undefined, 2, 4, 32, { wg: 8, dpt: 4 }],
         [['rdkv', 'v8k2'], 3, true, 'float', undefined, undefined, 8, 46, { tile: 32, vb: 3 }],
         [['rdkv', 'plain'], 11, false, 'float', undefined, 2, 2, 64, { tile: 40, wg: 128, dpt: 4 }],
         [['rdkv', 'uniform'], 9, false, 'float', undefined, 2, 4, 64, { vb: 1 }],

@@ -278,22 +278,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     scr[i] = zq;
   }
   workgroupBarrier();
-  // bias = sum_j z_j qs_j: 16 partial sums, then every thread adds them (workgroup reads only).
-  var bpart = vec4<f32>();
-  if (lid < 16u) {
-    for (var i = lid; i < nqs; i += 16u) {
-      bpart += scr[i];
+  // bias = sum_j z_j qs_j: nb partial sums (thread t sums slots t, t + nb, ... and alone writes slot t, so no
+  // barrier between), then every thread adds them (workgroup reads only).
+  let nb = min(16u, WG);
+  if (lid < nb) {
+    var b = vec4<f32>();
+    for (var i = lid; i < nqs; i += nb) {
+      b += scr[i];
     }
-  }
-  workgroupBarrier();
-  if (lid < 16u) {
-    scr[lid] = bpart;
+    scr[lid] = b;
   }
   workgroupBarrier();
   var bias = vec4<f32>();
-  for (var i = 0u; i < 16u; i++) {
+  for (var i = 0u; i < nb; i++) {
     bias += scr[i];
   }
+  workgroupBarrier(); // every thread has read the partials: scr is free for the chunk max
 
   let kp = WG / TPT;
   let w = lid % TPT;
@@ -306,8 +306,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   for (var c0 = u0; c0 < u1; c0 += NK) {
     let n = min(NK, u1 - c0);
-    // scratch reads of the bias (first chunk) and the previous chunk's partial use are over
-    workgroupBarrier();
 
     // 1. scores, one thread per token
     var cm = vec4<f32>(NEG);
@@ -332,19 +330,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       cm = max(cm, s);
     }
 
-    // 2. chunk max (every thread's, then 8 partial maxima), rescale, probabilities of this thread's tokens
+    // 2. chunk max (every thread's, then nm partial maxima), rescale, probabilities of this thread's tokens
+    let nm = min(8u, WG);
     scr[lid] = cm;
     workgroupBarrier();
-    if (lid < 8u) {
+    if (lid < nm) {
       var x = vec4<f32>(NEG);
-      for (var i = lid; i < WG; i += 8u) {
+      for (var i = lid; i < WG; i += nm) {
         x = max(x, scr[i]);
       }
       scr[WG + lid] = x;
     }
     workgroupBarrier();
     var mx = scr[WG];
-    for (var i = 1u; i < 8u; i++) {
+    for (var i = 1u; i < nm; i++) {
       mx = max(mx, scr[WG + i]);
     }
     let m_new = max(m_run, mx);
