@@ -8,7 +8,7 @@ import type { Gpu } from '../src/gpu/device';
 import { createStorage, uploadStorage } from '../src/gpu/kernel';
 import { createAttentionDecode } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
-import { createRdkvAttentionDecode, defaultSplits, type RdkvDecodeShape } from '../src/gpu/ops/rdkv-attention-decode';
+import { createRdkvAttentionDecode, defaultSplits, rdkvDecodeKernel, type RdkvDecodeShape } from '../src/gpu/ops/rdkv-attention-decode';
 import { createStep } from '../src/gpu/step';
 import type { CompressedLayer } from '../src/kv/rdkv-layer';
 import type { ModelConfig } from '../src/model/config';
@@ -103,20 +103,22 @@ export async function sweepRdkv(gpu: Gpu, config: ModelConfig, layers: readonly 
 }
 
 /**
- * The fused RDKV kernel at the engine's launch shape (default chunk, 64 threads, default splits) with 2, 4 and 8
+ * The general RDKV kernel at its default launch shape (default chunk, 64 threads, default splits) with 2, 4 and 8
  * value rows in flight per thread (VB), with and without the subgroup max (where the device has subgroups);
- * or (probes) the engine's kernel whole, without its scores, without its values, and without both: where the
- * time goes.
+ * or (probes) the kernel whole, without its scores, without its values, and without both: where the time goes.
  */
 export async function sweepRdkvValueRows(gpu: Gpu, config: ModelConfig, layers: readonly CompressedLayer[], label: string, context: number, probes = false): Promise<SweepRow[]> {
+  if (layers.length === 0) return [];
   const shape = 'nk={tile} wg={wg} splits={splits}';
+  // the general kernel is the engine's only where the vec4 kernel does not apply (rdkvDecodeKernel)
+  const engines = rdkvDecodeKernel(config.nHeads / config.nKvHeads, layers[0].layouts) === 'general';
   const variants: RdkvVariant[] = probes
     ? ([0, 1, 2, 3] as const).map((probe) => ({
         opts: { probe, kernel: 'general' },
-        name: `${probe ? `probe ${['', 'no scores', 'no values', 'neither'][probe]}` : 'engine kernel'} ${shape}${probe ? '' : ' (engine default)'}`,
+        name: `${probe ? `probe ${['', 'no scores', 'no values', 'neither'][probe]}` : 'general kernel'} ${shape}${!probe && engines ? ' (engine default)' : ''}`,
       }))
     : (gpu.hasSubgroups ? [true, false] : [false]).flatMap((subgroups) =>
-        [2, 4, 8].map((vb) => ({ opts: { subgroups, vb, kernel: 'general' }, name: `vb=${vb} subgroups=${subgroups} ${shape}${vb === 4 && subgroups === gpu.hasSubgroups ? ' (engine default)' : ''}` })),
+        [2, 4, 8].map((vb) => ({ opts: { subgroups, vb, kernel: 'general' }, name: `vb=${vb} subgroups=${subgroups} ${shape}${engines && vb === 4 && subgroups === gpu.hasSubgroups ? ' (engine default)' : ''}` })),
       );
   return timeRdkvVariants(gpu, config, layers, `${label} ${probes ? 'probe' : 'vb'}`, context, variants);
 }

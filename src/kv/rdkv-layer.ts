@@ -219,8 +219,7 @@ export class CompressedLayer {
     if (a.arena.byteLength !== arenaPlan.totalWords * 4) throw new Error(`rdkv: arena of ${a.arena.byteLength} bytes, the layouts need ${arenaPlan.totalWords * 4}`);
     const arena = createStorage(gpu, arenaPlan.totalWords * 4, `rdkv.arena${a.layer}`);
     if (a.arena.byteLength) gpu.device.queue.writeBuffer(arena, 0, a.arena.buffer, a.arena.byteOffset, a.arena.byteLength);
-    const kernel = rdkvDecodeKernel(shape.nHeads / shape.nKvHeads, plans.map((p) => p.layout));
-    const decodeOp = await createRdkvAttentionDecode(gpu, { nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim, zoneCF16: shape.cacheF16, kernel });
+    const decodeOp = await createLayerDecode(gpu, shape, plans.map((p) => p.layout));
     return new CompressedLayer(gpu, shape, a.T, plans, layerReport(a.layer, plans), arena, arenaPlan, decodeOp, a.splits, a.zoneCTokens);
   }
 
@@ -318,6 +317,12 @@ export class CompressedLayer {
   }
 }
 
+/** The decode attention op for a layer of these layouts (kernel: default rdkvDecodeKernel's choice). */
+function createLayerDecode(gpu: Gpu, shape: RdkvLayerShape, layouts: readonly HeadLayout[], kernel?: RdkvDecodeKernel) {
+  const { nHeads, nKvHeads, headDim, cacheF16 } = shape;
+  return createRdkvAttentionDecode(gpu, { nHeads, nKvHeads, headDim, zoneCF16: cacheF16, kernel: kernel ?? rdkvDecodeKernel(nHeads / nKvHeads, layouts) });
+}
+
 /** Scores, plans and packs one layer; the layer's full K/V may be freed when this resolves. */
 export async function compressLayer(gpu: Gpu, a: CompressArgs): Promise<CompressedLayer> {
   const { shape, T } = a;
@@ -332,13 +337,7 @@ export async function compressLayer(gpu: Gpu, a: CompressArgs): Promise<Compress
   const arena = createStorage(gpu, arenaPlan.totalWords * 4, `rdkv.arena${opts.layer ?? ''}`);
   const [pack, decodeOp] = await Promise.all([
     createRdkvPack(gpu, { nKvHeads: shape.nKvHeads, headDim: shape.headDim, capacity: a.capacity, cacheF16: shape.cacheF16 }),
-    createRdkvAttentionDecode(gpu, {
-      nHeads: shape.nHeads,
-      nKvHeads: shape.nKvHeads,
-      headDim: shape.headDim,
-      zoneCF16: shape.cacheF16,
-      kernel: opts.decodeKernel ?? rdkvDecodeKernel(shape.nHeads / shape.nKvHeads, layouts),
-    }),
+    createLayerDecode(gpu, shape, layouts, opts.decodeKernel),
   ]);
   const bound = pack.bind({ arena, k: a.k, v: a.v, layouts, plan: arenaPlan });
   const enc = gpu.device.createCommandEncoder();
