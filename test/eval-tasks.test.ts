@@ -31,6 +31,24 @@ describe('evaluation suite generator', () => {
     }
   });
 
+  it('sizes documents whose sentences are too long for the proportional steps', () => {
+    // Every line is a 300-character run with no sentence end: a slice is cut back to a line end, so the
+    // prompt's size jumps by ~90 tokens and the proportional steps alone overshoot and undershoot the
+    // 95-100% window forever (every one of these seeds threw before the bisection was added).
+    const block = 'word '.repeat(60).trim();
+    let longLines = '';
+    for (let i = 0; i < 400; i++) longLines += `Short line ${i}.\n${block} end.\n`;
+    for (let seed = 0; seed < 8; seed++) {
+      const suite = generateSuite(longLines, { seed, lengths: [1024], perCell: 3, countTokens });
+      expect(suite.items).toHaveLength(TASKS.length * 3);
+      for (const item of suite.items) {
+        const n = countTokens(documentOf(longLines, item), item.question);
+        expect(n).toBeLessThanOrEqual(1024);
+        expect(n).toBeGreaterThanOrEqual(0.85 * 1024);
+      }
+    }
+  });
+
   it('builds answerable tasks of every family', () => {
     const r = new Rng(11);
     for (const task of TASKS) {

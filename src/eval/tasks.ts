@@ -195,7 +195,9 @@ export interface SuiteOptions {
 
 /**
  * Items for every (task, length) cell: the document is sized so the rendered prompt has at most
- * `length` tokens and at least 95% of it.
+ * `length` tokens and at least 95% of it (at least 85% where the haystack's sentences are too long to
+ * land in that window). Items depend on the seed and on every option: a cell's first items are not the
+ * same under another `perCell` (the chars-per-token estimate carries over from item to item).
  */
 export function generateSuite(hay: string, o: SuiteOptions): Suite {
   const seed = o.seed ?? 20240917;
@@ -209,7 +211,14 @@ export function generateSuite(hay: string, o: SuiteOptions): Suite {
         const start = r.int(0, hay.length - 1);
         let chars = Math.floor((length - 40 - needles.join(' ').length / 3) * cpt * 0.98);
         let item: TaskItem | undefined;
-        for (let attempt = 0; attempt < 6; attempt++) {
+        // Proportional steps first (these fixed every cell of the suites used so far within 6 attempts; kept
+        // as they were so those items do not change). A slice whose cut lands on a sentence end can jump over
+        // the 95-100% window (a long sentence without a break): then bisect between the sizes known to fall
+        // short and to overshoot, and as a last resort keep the longest prompt that fits (>= 85% of length).
+        let under = 0; // largest chars whose prompt fell short
+        let over = Infinity; // smallest chars whose prompt was too long
+        let longestFit: { item: TaskItem; tokens: number } | undefined;
+        for (let attempt = 0; attempt < 24 && !item; attempt++) {
           const [hayStart, hayEnd] = haystackSlice(hay, start, chars);
           const inserts = placeNeedles(hay.slice(hayStart, hayEnd), needles, new Rng(r.int(0, 2 ** 31)));
           const cand: TaskItem = { id: `${task}-${length}-${n}`, task, length, hayStart, hayEnd, inserts, question, answer };
@@ -220,9 +229,17 @@ export function generateSuite(hay: string, o: SuiteOptions): Suite {
             item = cand;
             break;
           }
-          chars = Math.floor(chars * (0.975 * length) / tokens);
+          if (tokens > length) over = Math.min(over, chars);
+          else {
+            under = Math.max(under, chars);
+            if (!longestFit || tokens > longestFit.tokens) longestFit = { item: cand, tokens };
+          }
+          const next = Math.floor(chars * (0.975 * length) / tokens);
+          chars = attempt < 5 || !(over < Infinity && under > 0) ? next : Math.floor((under + over) / 2);
+          if (attempt >= 5 && over - under <= 1) break;
         }
-        if (!item) throw new Error(`could not size ${task} at ${length} tokens`);
+        if (!item && longestFit && longestFit.tokens >= 0.85 * length) item = longestFit.item;
+        if (!item) throw new Error(`could not size ${task} item ${n} at ${length} tokens (haystack offset ${start}): no slice gave a prompt of 85-100% of the length`);
         items.push(item);
       }
     }
