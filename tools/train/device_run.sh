@@ -3,7 +3,11 @@
 #   train.log, train_log.json, model.tgz (the exported Hugging Face folder, `model/`),
 #   ckpt.pt.part-* (fp32 weights + config, <= 15 MB each: cat ckpt.pt.part-* > ckpt.pt to resume),
 #   eval_hf.json (export parity, held-out perplexity, the suite's answers with their specs; rewritten
-#   after every item, so a cut run keeps what it answered).
+#   after every item, so a cut run keeps what it answered),
+#   tf_eval.json (eval_tf.py: teacher-forced exact match of the exported model on TF_SUITE's items
+#   from TF_FROM on: the large-sample check for choosing a model; TF_SUITE from
+#   `npm run eval -- --per-cell 30 --emit .train-data/suite30.json`), and with BASELINE_TF=DIR
+#   tf_baseline.json, the same for the model in DIR, scored before training starts.
 # Needs .train-data (prepare_data.py output + suite.json from `npm run eval -- --emit`) carried along.
 #
 #   bash tools/train/device_run.sh                       # continuation of public/models/default (below)
@@ -31,6 +35,18 @@ say() { echo "[device_run +$(elapsed)s] $*" | tee -a "$OUT/train.log"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/train.log"
 python3 -c "import torch, importlib.metadata as m; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', m.version('transformers'), 'tokenizers', m.version('tokenizers'))" 2>&1 | tee -a "$OUT/train.log"
 
+TF_SUITE=${TF_SUITE:-.train-data/suite30.json}
+TF_FROM=${TF_FROM:-8}
+tf_eval() {  # tf_eval MODEL_DIR OUT_JSON LABEL
+  [ -f "$TF_SUITE" ] || { say "no $TF_SUITE: no teacher-forced evaluation"; return 0; }
+  python3 tools/train/eval_tf.py --model "$1" --suite "$TF_SUITE" --from-index "$TF_FROM" --out "$2" --label "$3" \
+    2>&1 | grep -v '^[0-9]*: [0-9]* rows' | tee -a "$OUT/train.log"
+}
+if [ -n "$BASELINE_TF" ]; then
+  say "teacher-forced baseline: $BASELINE_TF"
+  tf_eval "$BASELINE_TF" "$OUT/tf_baseline.json" "baseline $BASELINE_TF"
+fi
+
 STOP_AT=$(( START + DEADLINE - EVAL_RESERVE ))
 train() {
   python3 tools/train/train.py --data .train-data --out "$RUN" --minutes "$MINUTES" --stop-at "$STOP_AT" $TRAIN_ARGS "$@" 2>&1 | tee -a "$OUT/train.log"
@@ -50,6 +66,9 @@ say export
 python3 tools/train/export.py --ckpt "$RUN/ckpt.pt" --tokenizer .train-data/tokenizer.json --out /tmp/model 2>&1 | tee -a "$OUT/train.log" || exit 1
 tar czf "$OUT/model.tgz" -C /tmp model
 (cd "$RUN" && split -b 15M ckpt.pt "$OUT/ckpt.pt.part-")
+
+say 'teacher-forced evaluation of the exported model'
+tf_eval /tmp/model "$OUT/tf_eval.json" "trained: $TRAIN_ARGS"
 
 LEFT=$(( DEADLINE - $(elapsed) ))
 SUITE_SECONDS=$(( LEFT - 30 ))  # the evaluation's start-up, parity and perplexity take ~20 s on an H200

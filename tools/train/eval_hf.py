@@ -27,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suite import document_of, normalize, round_robin, table  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 ATTN = 'rdkv_causal'
@@ -92,20 +95,6 @@ def register_attention():
     AttentionInterface.register(ATTN, rdkv_attention)
 
 
-def document_of(hay, it):
-    text = hay[it['hayStart']:it['hayEnd']]
-    out, last = [], 0
-    for p, s in it['inserts']:
-        out.append(text[last:p]); out.append(s); last = p
-    out.append(text[last:])
-    return ''.join(out)
-
-
-def normalize(s):
-    s = ' '.join(s.split()).lower()
-    return s[:-1] if s.endswith('.') else s
-
-
 @torch.no_grad()
 def perplexity(model, tok, path, dev, window=2048, max_tokens=600_000, batch=16):
     with gzip.open(path, 'rt') as f:
@@ -135,12 +124,6 @@ def parity(model, ckpt, dev):
 
 
 SPEC_FIELDS = ('hayStart', 'hayEnd', 'inserts', 'question')
-
-
-def round_robin(items):
-    """Item n of every cell before item n+1 of any (lengths ascending, then the suite's task order), so a
-    time limit cuts every cell evenly. The same order as `npm run eval -- --seconds`."""
-    return sorted(items, key=lambda i: (int(i['id'].rsplit('-', 1)[1]), i['length']))
 
 
 @torch.no_grad()
@@ -180,23 +163,6 @@ def run_suite(model, tok, suite, hay, dev, seconds, log, on_item=None):
         if on_item:
             on_item(results)
     return results
-
-
-def table(results):
-    cells = {}
-    for r in results:
-        cells.setdefault(r['task'], {}).setdefault(r['length'], []).append(r['correct'])
-    lengths = sorted({r['length'] for r in results})
-    lines = ['task'.ljust(16) + ''.join(f'{L // 1024}K'.rjust(8) for L in lengths)]
-    for task, row in cells.items():
-        lines.append(task.ljust(16) + ''.join(
-            (f'{100 * sum(row[L]) / len(row[L]):.0f}' if L in row else '-').rjust(8) for L in lengths))
-    avg = []
-    for L in lengths:
-        accs = [sum(row[L]) / len(row[L]) for row in cells.values() if L in row]
-        avg.append(f'{100 * sum(accs) / len(accs):.1f}' if accs else '-')
-    lines.append('average'.ljust(16) + ''.join(a.rjust(8) for a in avg))
-    return '\n'.join(lines)
 
 
 def main():

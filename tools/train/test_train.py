@@ -6,7 +6,8 @@
   exported again gives the same tensors, bit for bit, and the same logits;
 * the continuation recipe's batches (lengths folded small) and the eval's attention path
   (eval_hf.rdkv_attention) against transformers' SDPA;
-* depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export.
+* depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export;
+* eval_tf.py's teacher-forced scoring against greedy decoding, its batching and summary.
 """
 import json
 import os
@@ -163,6 +164,45 @@ class Grow(unittest.TestCase):
                 self.assertEqual(json.load(f)['num_hidden_layers'], 11)
             again = TR.LM(grown.c)
             TR.init_from_hf(again, out)
+
+
+class TeacherForced(unittest.TestCase):
+    """eval_tf.py: one teacher-forced pass per row tells whether greedy decoding reproduces the answer."""
+
+    def test_matches_greedy(self):
+        import eval_tf as TF
+        torch.manual_seed(2)
+        model = TR.LM(dict(TR.CONFIGS['tiny'])).eval()
+        rng = random.Random(4)
+        rows = []
+        for n in (40, 23, 57):  # prompts of different lengths share a padded batch
+            prompt = [TR.BOS] + [rng.randrange(10, 4000) for _ in range(n)]
+            ids = list(prompt)
+            with torch.no_grad():
+                for _ in range(6):  # greedy decoding, one full forward pass a token
+                    ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+            rows.append(({'id': f'x-{n}'}, prompt, ids[len(prompt):]))
+        preds = TF.score_batch(model, rows, 'cpu', TR.EOS)
+        for (_, _, greedy), pred in zip(rows, preds):
+            self.assertEqual(pred, greedy)  # teacher forcing on the greedy answer predicts it exactly
+            self.assertIsNone(TF.first_miss(pred, greedy))
+        item, prompt, greedy = rows[1]
+        wrong = greedy[:3] + [(greedy[3] + 1) % 4096] + greedy[4:]
+        pred = TF.score_batch(model, [(item, prompt, wrong)], 'cpu', TR.EOS)[0]
+        self.assertEqual(pred[:4], greedy[:4])  # the answer up to and including the changed token
+        self.assertEqual(TF.first_miss(pred, wrong), 3)
+
+    def test_batches_and_summary(self):
+        import eval_tf as TF
+        enc = [({'length': L, 'id': f't-{L}-{i}'}, [1], [2]) for L in (4096, 1024) for i in range(5)]
+        groups = list(TF.batches(enc, 8192))
+        self.assertEqual([len(g) for g in groups], [5, 2, 2, 1])  # 1K: 8 rows a batch; 4K: 2
+        self.assertEqual([g[0][0]['length'] for g in groups], [1024, 4096, 4096, 4096])
+        recs = [dict(task=t, length=L, exact=e) for t, L, e in
+                (('a', 4096, True), ('a', 4096, False), ('b', 4096, True), ('a', 16384, True), ('b', 131072, False))]
+        s = TF.summary(recs)
+        self.assertEqual(s['average'], {'4096': 0.75, '16384': 1.0, '131072': 0.0})
+        self.assertAlmostEqual(s['average_4k_32k'], 0.875)
 
 
 class EvalAttention(unittest.TestCase):
