@@ -1,11 +1,14 @@
 """Write the model card (README.md) of an exported folder from the run's logs.
 
   python tools/train/model_card.py --model public/models/default --train-log OUT/train_log.json \
-      --eval OUT/eval_hf.json [--device-seconds N]
+      --eval OUT/eval_hf.json [--tf-eval OUT/tf_eval.json] [--engine-eval bench/results/eval-engine-....json] \
+      [--device-seconds N]
+  (--train-log and --device-seconds repeat for runs that followed one another, oldest first)
 """
 import argparse
 import json
 import os
+import re
 
 SOURCES = """| file | source package (version) | what | licence |
 | --- | --- | --- | --- |
@@ -27,10 +30,11 @@ def curriculum_text(curriculum):
 
 def stage_text(tl, last, device_seconds):
     steps = tl.get('steps_by_len')
+    weight = f" (weighted {tl['ans_weight']:g}x)" if tl.get('ans_weight', 1) != 1 else ''
     return (f"{tl['steps']} steps, {tl['tokens'] / 1e6:.0f}M tokens, {tl['seconds'] / 60:.1f} minutes on one {tl['device']}\n"
             f"(bf16 autocast, PyTorch SDPA attention, AdamW lr {tl['lr']} with {tl.get('warmup', 150)} warm-up steps and a cosine decay "
             f"to a tenth over the\nwall-clock budget, {tl['tokens_per_batch']} tokens per batch). Loss: mean next-token loss on text +\n"
-            f"mean loss on answer tokens. Length curriculum over the run (share of the run: sequence lengths):\n"
+            f"mean loss on answer tokens{weight}. Length curriculum over the run (share of the run: sequence lengths):\n"
             f"{curriculum_text(tl['curriculum'])}.\n"
             + (f"Task weights {', '.join(f'{k} {v:g}' for k, v in tl['task_weights'].items())}; {int(100 * tl['lm_share'])}% plain-text rows.\n"
                if tl.get('recipe') not in (None, 'scratch') else '')
@@ -39,13 +43,42 @@ def stage_text(tl, last, device_seconds):
             + (f"\nDevice time for the run (start, training, export, evaluation): about {device_seconds / 60:.0f} minutes." if device_seconds else ''))
 
 
-def training_text(tl, last, device_seconds):
-    if not tl.get('init_hf'):
-        return stage_text(tl, last, device_seconds)
-    prior = tl.get('prior_training') or '(not recorded)'
-    return (f"Two runs. The first, from scratch:\n\n{prior}\n\nThe second continued from those weights (the exported bf16 "
-            f"folder, fresh optimizer) with the '{tl.get('recipe')}' recipe of tools/train/train.py, aimed at the long contexts:\n"
-            + stage_text(tl, last, device_seconds))
+def training_text(logs, device_seconds):
+    """The card's Training section from the runs' train_log.json files, oldest first. A run that continued
+    from an exported folder carries that folder's own Training section (prior_training), quoted once, as
+    it stands (it may itself describe several runs); the runs given here follow it."""
+    seconds = list(device_seconds or []) + [None] * len(logs)
+    first = logs[0]
+    if not first.get('init_hf') and len(logs) == 1:
+        return stage_text(first, first['log'][-1] if first['log'] else {}, seconds[0])
+    parts = []
+    if first.get('init_hf'):
+        prior = first.get('prior_training')
+        n_prior = len(re.findall(r'^\d+ steps, \d+M tokens', prior or '', flags=re.M))
+        if prior and n_prior:
+            parts.append(f"{n_prior + len(logs)} runs in all, each after the first starting from the weights the one before exported. "
+                         f"The first {n_prior}, as the card of the weights the next run started from describes them:\n\n{prior}")
+        else:
+            parts.append(prior or '(the runs before are not recorded)')
+    for i, tl in enumerate(logs):
+        last = tl['log'][-1] if tl['log'] else {}
+        if tl.get('init_hf'):
+            head = (f"{'Then a' if parts else 'A'} run continued from those weights (the exported bf16 folder, fresh optimizer) "
+                    f"with the '{tl.get('recipe')}' recipe of tools/train/train.py:")
+        else:
+            head = 'A run from scratch:'
+        parts.append(head + '\n' + stage_text(tl, last, seconds[i]))
+    return '\n\n'.join(parts)
+
+
+def accuracy_table(accuracy, average):
+    """The eval's table (task rows, length columns, per cent) from npm run eval's JSON."""
+    lengths = sorted({int(L) for row in accuracy.values() for L in row})
+    lines = ['task'.ljust(16) + ''.join(f'{L // 1024}K'.rjust(8) for L in lengths)]
+    for task, row in accuracy.items():
+        lines.append(task.ljust(16) + ''.join((f'{100 * row[str(L)]:.0f}' if str(L) in row else '-').rjust(8) for L in lengths))
+    lines.append('average'.ljust(16) + ''.join((f'{100 * average[str(L)]:.1f}' if str(L) in average else '-').rjust(8) for L in lengths))
+    return '\n'.join(lines)
 
 
 # Measured with the engine (npm run eval -- --lengths 131072 --per-cell 1 --policy rdkv --budget B), not by this
@@ -53,42 +86,62 @@ def training_text(tl, last, device_seconds):
 COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses long-context retrieval first: at 128K with RDKV at the app's default
   budget (B = 1024 tokens per KV head, 0.8% of the cache) it answered 1 of 7 suite items, 2 of 7 at B = 8192
   (full cache: 77%); it finds the needle but drifts on the last digits of a number. Give long documents more
-  budget, or the full cache where it fits (measured on an H100, rdkv-web bench/NOTES.md, session 4).
+  budget, or the full cache where it fits (measured on an H100 with the weights before session 6's runs, rdkv-web
+  bench/NOTES.md, session 4; not measured again for these weights).
 """
 
 
-def limits_text(items):
+def limits_text(items, where='in the sample above'):
     by_len = {}
     for r in items:
-        by_len.setdefault(r['length'], []).append(bool(r['correct']))
+        by_len.setdefault(int(r['length']), []).append(bool(r['correct']))
     weak = [f'{L // 1024}K {100 * sum(v) / len(v):.0f}%' for L, v in sorted(by_len.items()) if L >= 65536]
-    return ('* Retrieval weakens at the longest contexts' + (f" (exact match in the sample above: {', '.join(weak)})" if weak else '')
+    return ('* Retrieval weakens at the longest contexts' + (f" (exact match {where}: {', '.join(weak)})" if weak else '')
             + ': a wrong or\n  garbled number is the typical error. Listing several values (multi-value) may repeat items.')
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default='public/models/default')
-    ap.add_argument('--train-log', required=True)
-    ap.add_argument('--eval', required=True)
+    ap.add_argument('--train-log', required=True, action='append',
+                    help="a run's train_log.json; repeat for several runs, oldest first")
+    ap.add_argument('--eval', required=True, help="eval_hf.json of the last run (parity, perplexity; its suite if it ran one)")
+    ap.add_argument('--tf-eval', default=None, help="eval_tf.py's JSON for the last run (teacher-forced, optional)")
     ap.add_argument('--engine-eval', default=None, help='bench/results JSON of npm run eval (optional)')
-    ap.add_argument('--device-seconds', type=float, default=None)
+    ap.add_argument('--device-seconds', type=float, action='append', help='device time of each run, in --train-log order')
     a = ap.parse_args()
-    tl = json.load(open(a.train_log))
+    logs = [json.load(open(f)) for f in a.train_log]
+    tl = logs[-1]
     ev = json.load(open(a.eval))
     c = tl['config']
     size = sum(os.path.getsize(os.path.join(a.model, f)) for f in os.listdir(a.model) if f.endswith('.safetensors'))
-    last = tl['log'][-1] if tl['log'] else {}
     n_items = len(ev.get('items', []))
-    limits = limits_text(ev.get('items', []))
-    training = training_text(tl, last, a.device_seconds)
-    engine = ''
+    training = training_text(logs, a.device_seconds)
+    suite = ''
+    if n_items:
+        suite = (f"\nThe seeded question suite, transformers {ev.get('transformers')} on {ev.get('device')}, {n_items} items:\n\n"
+                 f"```\n{ev.get('table', 'not run')}\n```\n{ev.get('note', '')}\n")
+    engine, limits = '', limits_text(ev.get('items', []))
     if a.engine_eval:
         ee = json.load(open(a.engine_eval))
-        engine = (f"\nWith this project's WebGPU engine (`npm run eval`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
-                  f"{len(ee['items'])} items): averages " + ', '.join(f"{int(L) // 1024}K {100 * v:.1f}%" for L, v in ee['average'].items())
-                  + (f"; the same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items"
-                     if ee.get('agreement') else '') + '.\n')
+        per = {}
+        for r in ee['items']:
+            per[r['length']] = per.get(r['length'], 0) + 1
+        engine = (f"\nWith this project's WebGPU engine (`npm run eval -- --per-cell {ee.get('perCell')} --lengths "
+                  f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
+                  f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
+                  f"```\n{accuracy_table(ee['accuracy'], ee['average'])}\n```\n"
+                  + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
+                     if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
+        if not n_items:
+            limits = limits_text(ee['items'], 'with the engine above')
+    tf = ''
+    if a.tf_eval:
+        te = json.load(open(a.tf_eval))
+        tf = (f"\nA larger sample, teacher forced (tools/train/eval_tf.py: one forward pass over prompt + expected answer; an "
+              f"item counts when the argmax is the expected token at every answer position, which is when greedy decoding "
+              f"reproduces the answer token for token; stricter than exact match, and bf16), the suite's items "
+              f"{te.get('from_index', 0)}-29 of each cell, {te['items']} items on {te['device']}:\n\n```\n{te['table']}\n```\n")
     card = f"""---
 license: other
 language: en
@@ -133,13 +186,8 @@ text): **{ev.get('heldout_ppl', float('nan')):.2f}**.
 
 The seeded question suite of `npm run eval` (src/eval/tasks.ts: other seeds, key words disjoint from
 training's, held-out haystack; the sentence and question formats are the training ones), exact match,
-full cache, greedy; transformers {ev.get('transformers')} on {ev.get('device')}, {n_items} items:
-
-```
-{ev.get('table', 'not run')}
-```
-{ev.get('note', '')}
-{engine}
+full cache, greedy.
+{engine}{suite}{tf}
 Exported weights match the training code (max |logit difference| {ev.get('parity_max_abs_logit_diff', float('nan')):.3g}
 from bf16 rounding; argmax agreement {ev.get('parity_argmax_agree', float('nan')):.3f}).
 
