@@ -138,10 +138,14 @@ def main():
     tf = ''
     if a.tf_eval:
         te = json.load(open(a.tf_eval))
-        tf = (f"\nA larger sample, teacher forced (tools/train/eval_tf.py: one forward pass over prompt + expected answer; an "
-              f"item counts when the argmax is the expected token at every answer position, which is when greedy decoding "
-              f"reproduces the answer token for token; stricter than exact match, and bf16), the suite's items "
-              f"{te.get('from_index', 0)}-29 of each cell, {te['items']} items on {te['device']}:\n\n```\n{te['table']}\n```\n")
+        how = ("exact match of the greedy answer, found by teacher forcing (tools/train/eval_tf.py: one forward pass over "
+               "prompt + expected answer, greedy decoding from the first miss where the text can still match; bf16)"
+               if 'table_tokens' in te else  # eval_tf.py before it decoded misses (session 6's runs)
+               "teacher forced (tools/train/eval_tf.py: one forward pass over prompt + expected answer; an item counts when "
+               "the argmax is the expected token at every answer position, which is when greedy decoding reproduces the "
+               "answer token for token; stricter than exact match, and bf16)")
+        tf = (f"\nA larger sample, {how}, the suite's items {te.get('from_index', 0)}-29 of each cell, {te['items']} items "
+              f"on {te['device']}:\n\n```\n{te['table']}\n```\n")
     card = f"""---
 license: other
 language: en

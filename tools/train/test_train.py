@@ -7,7 +7,8 @@
 * the continuation recipe's batches (lengths folded small) and the eval's attention path
   (eval_hf.rdkv_attention) against transformers' SDPA;
 * depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export;
-* eval_tf.py's teacher-forced scoring against greedy decoding, its batching and summary.
+* eval_tf.py's teacher-forced scoring against greedy decoding, the greedy decoding of its misses, its batching
+  and summary.
 """
 import json
 import os
@@ -198,11 +199,89 @@ class TeacherForced(unittest.TestCase):
         groups = list(TF.batches(enc, 8192))
         self.assertEqual([len(g) for g in groups], [5, 2, 2, 1])  # 1K: 8 rows a batch; 4K: 2
         self.assertEqual([g[0][0]['length'] for g in groups], [1024, 4096, 4096, 4096])
-        recs = [dict(task=t, length=L, exact=e) for t, L, e in
-                (('a', 4096, True), ('a', 4096, False), ('b', 4096, True), ('a', 16384, True), ('b', 131072, False))]
+        recs = [dict(task=t, length=L, exact=e, correct=c) for t, L, e, c in
+                (('a', 4096, True, True), ('a', 4096, False, True), ('b', 4096, True, True), ('a', 16384, True, True),
+                 ('b', 131072, False, False))]
         s = TF.summary(recs)
-        self.assertEqual(s['average'], {'4096': 0.75, '16384': 1.0, '131072': 0.0})
-        self.assertAlmostEqual(s['average_4k_32k'], 0.875)
+        self.assertEqual(s['average_tokens'], {'4096': 0.75, '16384': 1.0, '131072': 0.0})
+        self.assertAlmostEqual(s['average_4k_32k_tokens'], 0.875)
+        self.assertEqual(s['average'], {'4096': 1.0, '16384': 1.0, '131072': 0.0})
+        self.assertAlmostEqual(s['average_4k_32k'], 1.0)
+
+    def test_misses_decoded_greedily(self):
+        """A word the model spells with other tokens than the expected answer's counts as the eval counts it;
+        a wrong value does not, and is not decoded further."""
+        import eval_tf as TF
+        pieces = {10: ' spoken', 11: ' sp', 12: 'oken', 13: 'ort', 20: ' 1', 21: '2', 22: ',', 23: ' 3', 24: '4', 25: '5',
+                  30: 'q', 31: 'r', 32: 's'}
+        V = 64
+
+        class Toy:  # decode: the pieces joined, special ids dropped, the first space stripped (as Metaspace)
+            def decode(self, ids):
+                return ''.join(pieces.get(i, '') for i in ids).lstrip(' ')
+
+            def id_to_token(self, i):
+                return pieces.get(i, f'<{i}>')
+
+        class Bigram(torch.nn.Module):  # the argmax after token t is nxt[t]: hidden = one-hot(nxt[t]), embeddings = I
+            def __init__(self, nxt):
+                super().__init__()
+                table = torch.arange(V)
+                for k, v in nxt.items():
+                    table[k] = v
+                self.table = table
+                self.embed = torch.nn.Embedding(V, V)
+                self.embed.weight.data = torch.eye(V)
+                self.calls = 0
+
+            def hidden(self, ids):
+                self.calls += 1
+                return torch.nn.functional.one_hot(self.table[ids], V).float()
+
+        tok = Toy()
+        E_ = TR.END
+        # q -> ' sp' -> 'oken' -> <|end|>: greedy says "spoken", the expected tokens are ' spoken' <|end|>
+        # r -> ' 1' '2' ',' ' 3' '5' (a wrong digit) ...; s -> ' sp' 'ort' ... ("sport": departs from "spoken")
+        model = Bigram({30: 11, 11: 12, 12: E_, 31: 20, 20: 21, 21: 22, 22: 23, 23: 25, 25: 24, 24: 25, 32: 11})
+        model.table[11] = 12
+        items = [
+            ({'id': 'freq-4096-0', 'task': 'freq', 'length': 4096, 'answer': 'spoken'}, [1, 30], [10, E_]),
+            ({'id': 'niah_multivalue-4096-0', 'task': 'niah_multivalue', 'length': 4096, 'answer': '12, 34'}, [1, 31],
+             [20, 21, 22, 23, 24, E_]),
+        ]
+        recs = []
+        for it, p, a in items:
+            pred = TF.score_batch(model, [(it, p, a)], 'cpu', TR.EOS)[0]
+            miss = TF.first_miss(pred, a)
+            recs.append(dict(id=it['id'], task=it['task'], length=4096, exact=miss is None, firstMiss=miss, predictedId=pred[miss]))
+        self.assertEqual([r['firstMiss'] for r in recs], [0, 4])
+        calls = model.calls
+        TF.resolve_misses(model, tok, recs, items, 'cpu')
+        self.assertEqual([r['correct'] for r in recs], [True, False])
+        self.assertEqual(recs[0]['answer'], 'spoken')
+        self.assertNotIn('answer', recs[1])  # '12, 35' cannot become '12, 34': not decoded
+        self.assertEqual(model.calls - calls, 2)  # ' sp' is known from the scoring pass: 'oken', then <|end|>
+        # an answer that ends early is the matched prefix: <|end|> after ' 1' '2' is "12", not "12, 34"
+        rec = dict(id=items[1][0]['id'], task='niah_multivalue', length=4096, exact=False, firstMiss=2, predictedId=E_)
+        TF.resolve_misses(model, tok, [rec], items[1:], 'cpu')
+        self.assertEqual((rec['answer'], rec['correct']), ('12', False))
+        # departing text stops the decoding: ' sp' 'ort' is not a prefix of 'spoken'
+        model.table[11] = 13
+        model.table[13] = 30
+        rec = dict(id='freq-4096-0', task='freq', length=4096, exact=False, firstMiss=0, predictedId=11)
+        TF.resolve_misses(model, tok, [rec], items[:1], 'cpu')
+        self.assertFalse(rec['correct'])
+        self.assertEqual(rec['answer'], 'sport')
+        # whitespace never departs from the answer under the normalisation: bounded at 2 x 2 + 4 answer tokens
+        pieces[14] = ' '
+        model.table[11] = 14
+        model.table[14] = 14
+        calls = model.calls
+        TF.resolve_misses(model, tok, [rec], items[:1], 'cpu')
+        self.assertEqual((rec['answer'], rec['correct']), ('sp' + ' ' * 7, False))
+        self.assertEqual(model.calls - calls, 7)  # ' sp' known, 7 more tokens
+        self.assertTrue(TF.can_still_match('Spoken.', 'spoken'))
+        self.assertFalse(TF.can_still_match('spoken,', 'spoken'))
 
 
 class EvalAttention(unittest.TestCase):
