@@ -111,9 +111,9 @@ def can_still_match(text, expected):
 def greedy_from_miss(model, tok, rows, dev, pad_id, stop_ids, tokens_per_batch=131072):
     """Greedy decoding on from a missed answer position, for the rows whose text so far can still become the
     expected answer (a word spelt with other tokens): rows are (item, prompt ids, the greedy answer so far: the
-    matched prefix and the argmax at the miss, the expected answer ids). Each step is one batched forward pass (no cache); a row stops
-    at a stop id, at MAX_ANSWER_TOKENS, or as soon as its text can no longer match. Returns, per row, (the
-    generated answer text, whether it matches)."""
+    matched prefix and the argmax at the miss, the expected answer ids). Each step is one batched forward pass
+    (no cache); a row stops at a stop id, at its token limit, or as soon as its text can no longer match.
+    Returns, per row, (the generated answer text, whether it matches)."""
     out = [None] * len(rows)
     gen = [list(so_far) for _, _, so_far, _ in rows]
     # at most twice the expected answer's tokens and 4 more (and MAX_ANSWER_TOKENS): an answer spelt in more
