@@ -218,7 +218,7 @@ export function generateSuite(hay: string, o: SuiteOptions): Suite {
         let under = 0; // largest chars whose prompt fell short
         let over = Infinity; // smallest chars whose prompt was too long
         let longestFit: { item: TaskItem; tokens: number } | undefined;
-        for (let attempt = 0; attempt < 24 && !item; attempt++) {
+        for (let attempt = 0; attempt < 24; attempt++) {
           const [hayStart, hayEnd] = haystackSlice(hay, start, chars);
           const inserts = placeNeedles(hay.slice(hayStart, hayEnd), needles, new Rng(r.int(0, 2 ** 31)));
           const cand: TaskItem = { id: `${task}-${length}-${n}`, task, length, hayStart, hayEnd, inserts, question, answer };

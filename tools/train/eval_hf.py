@@ -28,10 +28,9 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import document_of, normalize, round_robin, table  # noqa: E402
+from suite import HAYSTACK, document_of, load_haystack, load_suite, normalize, round_robin, table  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 ATTN = 'rdkv_causal'
 PREFILL_BLOCK = 4096  # query block of the fallback prefill path
 
@@ -169,7 +168,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default='public/models/default')
     ap.add_argument('--suite', default=None, help='suite spec file (npm run eval -- --emit FILE)')
-    ap.add_argument('--haystack', default=os.path.join(REPO, 'src/eval/haystack.txt.gz'))
+    ap.add_argument('--haystack', default=HAYSTACK)
     ap.add_argument('--heldout', default=None)
     ap.add_argument('--ckpt', default=None)
     ap.add_argument('--out', required=True)
@@ -204,15 +203,8 @@ def main():
         print(f"held-out perplexity {res['heldout_ppl']:.2f} over {res['heldout_tokens']} tokens ({time.time() - t:.0f}s)", flush=True)
         save()
     if a.suite:
-        with open(a.suite) as f:
-            suite = json.load(f)
-        if a.lengths:
-            keep = {int(x) for x in a.lengths.split(',')}
-            suite['items'] = [i for i in suite['items'] if i['length'] in keep]
-        if a.per_cell is not None:
-            suite['items'] = [i for i in suite['items'] if int(i['id'].rsplit('-', 1)[1]) < a.per_cell]
-        with gzip.open(a.haystack, 'rt', encoding='ascii') as f:
-            hay = f.read()
+        suite = load_suite(a.suite, [int(x) for x in a.lengths.split(',')] if a.lengths else None, a.per_cell)
+        hay = load_haystack(a.haystack)
         res['seed'] = suite.get('seed')
         t = time.time()
 

@@ -74,16 +74,20 @@ def first_miss(pred, ans):
 
 
 @torch.no_grad()
+def hidden_padded(model, seqs, dev, pad_id):
+    """The model's final hidden states for token lists of different lengths, one batch padded at the end
+    (causal attention never sees the padding); bf16 autocast on CUDA."""
+    x = torch.full((len(seqs), max(map(len, seqs))), pad_id, dtype=torch.long)
+    for r, sq in enumerate(seqs):
+        x[r, :len(sq)] = torch.tensor(sq)
+    with torch.autocast(dev, dtype=torch.bfloat16, enabled=(dev == 'cuda')):
+        return model.hidden(x.to(dev))
+
+
+@torch.no_grad()
 def score_batch(model, rows, dev, pad_id):
     """For each row, the argmax token at every answer position, teacher forced (one forward pass)."""
-    T_max = max(len(p) + len(a) for _, p, a in rows) - 1
-    x = torch.full((len(rows), T_max), pad_id, dtype=torch.long)
-    for r, (_, p, a) in enumerate(rows):
-        ids = (p + a)[:-1]  # the last answer token (<|end|>) is only a target
-        x[r, :len(ids)] = torch.tensor(ids)
-    x = x.to(dev)
-    with torch.autocast(dev, dtype=torch.bfloat16, enabled=(dev == 'cuda')):
-        h = model.hidden(x)  # padding sits after each row's tokens: causal attention never sees it
+    h = hidden_padded(model, [(p + a)[:-1] for _, p, a in rows], dev, pad_id)  # the last answer token is only a target
     w = model.embed.weight.float()
     preds = []
     for r, (_, p, a) in enumerate(rows):
@@ -123,12 +127,7 @@ def greedy_from_miss(model, tok, rows, dev, pad_id, stop_ids, tokens_per_batch=1
         active = [i for _, _, i in group]
         while active:
             seqs = [rows[i][1] + gen[i] for i in active]
-            x = torch.full((len(seqs), max(map(len, seqs))), pad_id, dtype=torch.long)
-            for r, sq in enumerate(seqs):
-                x[r, :len(sq)] = torch.tensor(sq)
-            x = x.to(dev)
-            with torch.autocast(dev, dtype=torch.bfloat16, enabled=(dev == 'cuda')):
-                h = model.hidden(x)
+            h = hidden_padded(model, seqs, dev, pad_id)
             last = torch.tensor([len(sq) - 1 for sq in seqs], device=dev)
             nxt = (h[torch.arange(len(seqs), device=dev), last].float() @ model.embed.weight.float().t()).argmax(-1).tolist()
             still = []

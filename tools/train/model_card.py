@@ -9,6 +9,10 @@ import argparse
 import json
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import suite as S  # noqa: E402
 
 SOURCES = """| file | source package (version) | what | licence |
 | --- | --- | --- | --- |
@@ -71,16 +75,6 @@ def training_text(logs, device_seconds):
     return '\n\n'.join(parts)
 
 
-def accuracy_table(accuracy, average):
-    """The eval's table (task rows, length columns, per cent) from npm run eval's JSON."""
-    lengths = sorted({int(L) for row in accuracy.values() for L in row})
-    lines = ['task'.ljust(16) + ''.join(f'{L // 1024}K'.rjust(8) for L in lengths)]
-    for task, row in accuracy.items():
-        lines.append(task.ljust(16) + ''.join((f'{100 * row[str(L)]:.0f}' if str(L) in row else '-').rjust(8) for L in lengths))
-    lines.append('average'.ljust(16) + ''.join((f'{100 * average[str(L)]:.1f}' if str(L) in average else '-').rjust(8) for L in lengths))
-    return '\n'.join(lines)
-
-
 # Measured with the engine (npm run eval -- --lengths 131072 --per-cell 1 --policy rdkv --budget B), not by this
 # script: kept in the card's limits until a run measures it again.
 COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses long-context retrieval first: at 128K with RDKV at the app's default
@@ -130,7 +124,7 @@ def main():
         engine = (f"\nWith this project's WebGPU engine (`npm run eval -- --per-cell {ee.get('perCell')} --lengths "
                   f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
                   f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
-                  f"```\n{accuracy_table(ee['accuracy'], ee['average'])}\n```\n"
+                  f"```\n{S.table(ee['items'])}\n```\n"
                   + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
                      if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
         if not n_items:
