@@ -40,8 +40,24 @@ def join_and(items):
     return items[0] if len(items) == 1 else ', '.join(items[:-1]) + ' and ' + items[-1]
 
 
-def make_task(task: str, rng: random.Random, words) -> tuple:
-    """Returns (needles in document order, question, answer)."""
+# The list tasks' sizes: (standard: the eval's ranges, src/eval/tasks.ts) and (wide: a harder training variant,
+# more values or keys, closer word counts, so that the eval's ranges are not the edge of what was seen)
+MULTIVALUE_VALUES = {False: (2, 4), True: (2, 8)}
+MULTIQUERY_KEYS = {False: (2, 4), True: (2, 6)}
+FREQ_WORDS = {False: (2, 5), True: (3, 6)}
+
+
+def freq_counts(rng: random.Random, n: int, wide: bool) -> list:
+    """The most frequent word's count first, then the others': standard top 4-8, the others at most half of it;
+    wide top 4-9, the others at most top - 2 (every other word within 2 of the top for a close call)."""
+    top = rng.randint(4, 9) if wide else rng.randint(4, 8)
+    hi = top - 2 if wide else top // 2
+    return [top] + [rng.randint(1, hi) for _ in range(n - 1)]
+
+
+def make_task(task: str, rng: random.Random, words, wide: bool = False) -> tuple:
+    """Returns (needles in document order, question, answer). wide: the harder variant of the list tasks
+    (MULTIVALUE_VALUES, MULTIQUERY_KEYS, FREQ_WORDS, freq_counts); the other tasks ignore it."""
     if task == 'niah_single':
         k, v = rng.choice(words), number(rng)
         return [magic(k, v)], f'What is the special magic number for {k}?', v
@@ -52,10 +68,10 @@ def make_task(task: str, rng: random.Random, words) -> tuple:
         return [magic(k, v) for k, v in zip(keys, vals)], f'What is the special magic number for {keys[i]}?', vals[i]
     if task == 'niah_multivalue':
         k = rng.choice(words)
-        vals = [number(rng) for _ in range(rng.randint(2, 4))]
+        vals = [number(rng) for _ in range(rng.randint(*MULTIVALUE_VALUES[wide]))]
         return [magic(k, v) for v in vals], f'What are all the special magic numbers for {k}?', ', '.join(vals)
     if task == 'niah_multiquery':
-        keys = rng.sample(words, rng.randint(2, 4))
+        keys = rng.sample(words, rng.randint(*MULTIQUERY_KEYS[wide]))
         vals = [number(rng) for _ in keys]
         order = list(range(len(keys)))
         rng.shuffle(order)
@@ -87,9 +103,8 @@ def make_task(task: str, rng: random.Random, words) -> tuple:
         answer = ' = '.join(f'VAR {n}' for n in reversed(chain)) + f' = {v}'
         return needles, f'What is the value of VAR {chain[-1]}?', answer
     if task == 'freq':
-        cands = rng.sample(words, rng.randint(2, 5))
-        top = rng.randint(4, 8)
-        counts = [top] + [rng.randint(1, top // 2) for _ in cands[1:]]
+        cands = rng.sample(words, rng.randint(*FREQ_WORDS[wide]))
+        counts = freq_counts(rng, len(cands), wide)
         needles = [f'The word of the day is {w}.' for w, c in zip(cands, counts) for _ in range(c)]
         rng.shuffle(needles)
         return needles, 'Which word of the day occurs most often?', cands[0]

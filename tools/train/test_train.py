@@ -7,6 +7,7 @@
 * the continuation recipe's batches (lengths folded small) and the eval's attention path
   (eval_hf.rdkv_attention) against transformers' SDPA;
 * depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export;
+* the list tasks' wide variant (recipe 'lists3') and the standard ranges;
 * eval_tf.py's teacher-forced scoring against greedy decoding, the greedy decoding of its misses, its batching
   and summary.
 """
@@ -113,6 +114,53 @@ class Recipes(unittest.TestCase):
                     last = max(i for i, x in enumerate(k) if x == 2)
                     self.assertEqual(row[last], TR.END)
         self.assertGreater(answers, 12)
+
+
+class WideTasks(unittest.TestCase):
+    """tasks.make_task's wide variant (recipe 'lists3') and the standard ranges it must leave as they were."""
+    words = [f'w{i}' for i in range(200)]
+
+    def sizes(self, task, wide, n=400):
+        out = []
+        for seed in range(n):
+            needles, q, a = TR.T.make_task(task, random.Random(seed), self.words, wide)
+            out.append((needles, q, a))
+        return out
+
+    def test_multivalue_and_multiquery_ranges(self):
+        for wide, hi in ((False, 4), (True, 8)):
+            counts = {len(a.split(', ')) for _, _, a in self.sizes('niah_multivalue', wide)}
+            self.assertEqual(counts, set(range(2, hi + 1)), wide)
+        for wide, hi in ((False, 4), (True, 6)):
+            counts = set()
+            for needles, q, a in self.sizes('niah_multiquery', wide):
+                self.assertEqual(len(needles), len(a.split(', ')))
+                counts.add(len(needles))
+            self.assertEqual(counts, set(range(2, hi + 1)), wide)
+
+    def test_freq_margin(self):
+        for wide, margin, words in ((False, 2, range(2, 6)), (True, 2, range(3, 7))):
+            seen, closest = set(), 99
+            for needles, q, a in self.sizes('freq', wide):
+                n = {}
+                for x in needles:
+                    w = x.rsplit(' ', 1)[1].rstrip('.')
+                    n[w] = n.get(w, 0) + 1
+                top = n.pop(a)
+                self.assertTrue(all(top - c >= margin for c in n.values()), (wide, top, n))
+                closest = min([closest] + [top - c for c in n.values()])
+                seen.add(len(n) + 1)
+            self.assertEqual(seen, set(words), wide)
+            self.assertEqual(closest, 2, wide)  # the wide variant reaches the close calls (and so does the eval's top 4)
+
+    def test_standard_rows_unchanged(self):
+        # the draws of the standard variant, pinned: older recipes (and their logs) keep their rows
+        rng = random.Random(5)
+        self.assertEqual(TR.T.make_task('niah_multivalue', rng, self.words)[2], TR.T.make_task('niah_multivalue', random.Random(5), self.words, False)[2])
+        progress = type('P', (), {'value': 0.0})()
+        self.assertEqual(TR.Stream('.', progress, 1024, [(0.0, {512: 1.0})], seed=1).wide_share, 0.0)
+        self.assertEqual(TR.RECIPES['lists3']['wide_share'], 0.5)
+        self.assertNotIn('wide_share', TR.RECIPES['lists2'])
 
 
 class Grow(unittest.TestCase):
