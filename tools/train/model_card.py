@@ -3,7 +3,8 @@
   python tools/train/model_card.py --model public/models/default --train-log OUT/train_log.json \
       --eval OUT/eval_hf.json [--tf-eval OUT/tf_eval.json] [--engine-eval bench/results/eval-engine-....json] \
       [--device-seconds N]
-  (--train-log and --device-seconds repeat for runs that followed one another, oldest first)
+  (--train-log and --device-seconds repeat for runs that followed one another, oldest first; --engine-eval
+  repeats for evaluations split by length)
 """
 import argparse
 import json
@@ -42,6 +43,8 @@ def stage_text(tl, last, device_seconds):
             f"{curriculum_text(tl['curriculum'])}.\n"
             + (f"Task weights {', '.join(f'{k} {v:g}' for k, v in tl['task_weights'].items())}; {int(100 * tl['lm_share'])}% plain-text rows.\n"
                if tl.get('recipe') not in (None, 'scratch') else '')
+            + (f"{int(100 * tl['wide_share'])}% of the question rows were the harder 'wide' variant of the list tasks "
+               f"(tools/train/tasks.py: 2-8 values, 2-6 asked keys, word counts within 2 of the top).\n" if tl.get('wide_share') else '')
             + (f"Steps per sequence length: {', '.join(f'{lengths_text([L])} {n}' for L, n in steps.items())}.\n" if steps else '')
             + f"Last logged: text loss {last.get('lm')}, answer loss {last.get('ans')}, answer token accuracy {last.get('ans_acc')}."
             + (f"\nDevice time for the run (start, training, export, evaluation): about {device_seconds / 60:.0f} minutes." if device_seconds else ''))
@@ -59,6 +62,8 @@ def training_text(logs, device_seconds):
     if first.get('init_hf'):
         prior = first.get('prior_training')
         n_prior = len(re.findall(r'^\d+ steps, \d+M tokens', prior or '', flags=re.M))
+        # a prior card that itself describes a chain starts with this same count line: said once, here
+        prior = re.sub(r'^\d+ runs in all, each after the first [^\n]*\n\n', '', prior or '')
         if prior and n_prior:
             parts.append(f"{n_prior + len(logs)} runs in all, each after the first starting from the weights the one before exported. "
                          f"The first {n_prior}, as the card of the weights the next run started from describes them:\n\n{prior}")
@@ -94,6 +99,20 @@ def limits_text(items, where='in the sample above'):
             + ': a wrong or\n  garbled number is the typical error. Listing several values (multi-value) may repeat items.')
 
 
+def engine_text(ee):
+    """A paragraph and table for one `npm run eval` result (bench/results JSON)."""
+    per = {}
+    for r in ee['items']:
+        per[r['length']] = per.get(r['length'], 0) + 1
+    suite = f" --suite {os.path.basename(ee['suite'])}" if ee.get('suite') else ''
+    return (f"\nWith this project's WebGPU engine (`npm run eval --{suite} --per-cell {ee.get('perCell')} --lengths "
+            f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
+            f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
+            f"```\n{S.table(ee['items'])}\n```\n"
+            + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
+               if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default='public/models/default')
@@ -101,7 +120,7 @@ def main():
                     help="a run's train_log.json; repeat for several runs, oldest first")
     ap.add_argument('--eval', required=True, help="eval_hf.json of the last run (parity, perplexity; its suite if it ran one)")
     ap.add_argument('--tf-eval', default=None, help="eval_tf.py's JSON for the last run (teacher-forced, optional)")
-    ap.add_argument('--engine-eval', default=None, help='bench/results JSON of npm run eval (optional)')
+    ap.add_argument('--engine-eval', action='append', help='bench/results JSON of npm run eval (optional; repeat for several)')
     ap.add_argument('--device-seconds', type=float, action='append', help='device time of each run, in --train-log order')
     a = ap.parse_args()
     logs = [json.load(open(f)) for f in a.train_log]
@@ -116,19 +135,13 @@ def main():
         suite = (f"\nThe seeded question suite, transformers {ev.get('transformers')} on {ev.get('device')}, {n_items} items:\n\n"
                  f"```\n{ev.get('table', 'not run')}\n```\n{ev.get('note', '')}\n")
     engine, limits = '', limits_text(ev.get('items', []))
-    if a.engine_eval:
-        ee = json.load(open(a.engine_eval))
-        per = {}
-        for r in ee['items']:
-            per[r['length']] = per.get(r['length'], 0) + 1
-        engine = (f"\nWith this project's WebGPU engine (`npm run eval -- --per-cell {ee.get('perCell')} --lengths "
-                  f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
-                  f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
-                  f"```\n{S.table(ee['items'])}\n```\n"
-                  + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
-                     if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
-        if not n_items:
-            limits = limits_text(ee['items'], 'with the engine above')
+    engine_items = []
+    for path in a.engine_eval or []:
+        ee = json.load(open(path))
+        engine_items += ee['items']
+        engine += engine_text(ee)
+    if engine_items and not n_items:
+        limits = limits_text(engine_items, 'with the engine above')
     tf = ''
     if a.tf_eval:
         te = json.load(open(a.tf_eval))

@@ -8,6 +8,7 @@
   (eval_hf.rdkv_attention) against transformers' SDPA;
 * depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export;
 * the list tasks' wide variant (recipe 'lists3') and the standard ranges;
+* model_card.py's Training section for a chain of runs and its engine paragraphs;
 * eval_tf.py's teacher-forced scoring against greedy decoding, the greedy decoding of its misses, its batching
   and summary.
 """
@@ -161,6 +162,36 @@ class WideTasks(unittest.TestCase):
         self.assertEqual(TR.Stream('.', progress, 1024, [(0.0, {512: 1.0})], seed=1).wide_share, 0.0)
         self.assertEqual(TR.RECIPES['lists3']['wide_share'], 0.5)
         self.assertNotIn('wide_share', TR.RECIPES['lists2'])
+
+
+class ModelCard(unittest.TestCase):
+    """model_card.py's Training section for a chain of runs, and its engine paragraphs."""
+
+    def log(self, **kw):
+        base = dict(steps=10, tokens=2_000_000, seconds=60, device='GPU', lr=1e-3, warmup=40, tokens_per_batch=131072,
+                    curriculum=[[0.0, {'512': 1.0}]], task_weights={'vt': 1.0}, lm_share=0.05, recipe='lists3', log=[],
+                    steps_by_len={'512': 10})
+        return dict(base, **kw)
+
+    def test_chain_said_once(self):
+        import model_card as MC
+        prior = ('4 runs in all, each after the first starting from the weights the one before exported. The first 2, ...:\n\n'
+                 'Two runs.\n\n1 steps, 1M tokens\n\n2 steps, 1M tokens\n\nThen a run\n3 steps, 1M tokens\n\nThen a run\n4 steps, 1M tokens')
+        text = MC.training_text([self.log(init_hf='x', prior_training=prior, wide_share=0.5), self.log(init_hf='y')], [600, 500])
+        self.assertEqual(text.count('runs in all'), 1)
+        self.assertTrue(text.startswith('6 runs in all'))
+        self.assertEqual(text.count("harder 'wide' variant"), 1)  # only the run that had it
+        self.assertIn('about 10 minutes', text)
+
+    def test_engine_paragraphs(self):
+        import model_card as MC
+        items = [dict(task='vt', length=4096, correct=True), dict(task='vt', length=4096, correct=False)]
+        ee = dict(items=items, perCell=30, lengths=[4096], suite='.train-data/suite30.json', adapter={'vendor': 'v'}, agreement=None)
+        text = MC.engine_text(ee)
+        self.assertIn('`npm run eval -- --suite suite30.json --per-cell 30 --lengths 4096`', text)
+        self.assertIn('2 items, 4K 2', text)
+        self.assertIn('50', text)
+        self.assertIn('`npm run eval -- --per-cell 6', MC.engine_text(dict(ee, suite=None, perCell=6)))
 
 
 class Grow(unittest.TestCase):
