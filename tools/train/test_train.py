@@ -8,6 +8,7 @@
   (eval_hf.rdkv_attention) against transformers' SDPA;
 * depth growth (--grow-layers): grow_plan, the grown model computing the original function, and its export;
 * the list tasks' wide variant (recipe 'lists3') and the standard ranges;
+* made-up key words (recipe 'lists4');
 * model_card.py's Training section for a chain of runs and its engine paragraphs;
 * eval_tf.py's teacher-forced scoring against greedy decoding, the greedy decoding of its misses, its batching
   and summary.
@@ -162,6 +163,51 @@ class WideTasks(unittest.TestCase):
         self.assertEqual(TR.Stream('.', progress, 1024, [(0.0, {512: 1.0})], seed=1).wide_share, 0.0)
         self.assertEqual(TR.RECIPES['lists3']['wide_share'], 0.5)
         self.assertNotIn('wide_share', TR.RECIPES['lists2'])
+
+
+class PseudoWords(unittest.TestCase):
+    """Made-up key words (recipe 'lists4'): distinct, never a real training or evaluation key word."""
+
+    def test_words(self):
+        ev = TR.eval_words()
+        self.assertGreater(len(ev), 1000)
+        with open(os.path.join(HERE, 'words_train.txt')) as f:
+            train = set(f.read().split())
+        self.assertFalse(ev & train)  # the eval's key words are disjoint from training's (prepare_data.py)
+        rng = random.Random(0)
+        avoid = {TR.T.pseudo_word(random.Random(1))}
+        seen = set()
+        for _ in range(300):
+            ws = TR.T.pseudo_words(rng, 12, avoid)
+            self.assertEqual(len(set(ws)), 12)
+            self.assertFalse(set(ws) & avoid)
+            for w in ws:
+                self.assertRegex(w, r'^[a-z]{4,16}$')
+            seen.update(ws)
+        self.assertGreater(len(seen), 3000)  # a large space: few repeats over 3600 draws
+        self.assertLess(len(seen & (ev | train)), 5)  # real words come out rarely; the Stream passes them as `avoid`
+
+    def test_recipe(self):
+        self.assertEqual(TR.RECIPES['lists4']['pseudo_share'], 0.3)
+        for name in ('lists2', 'lists3'):
+            self.assertNotIn('pseudo_share', TR.RECIPES[name])
+
+    @unittest.skipUnless(os.path.exists(os.path.join(DATA, 'train')), 'no .train-data (tools/train/prepare_data.py)')
+    def test_stream_rows(self):
+        try:
+            import tokenizers  # noqa: F401
+        except ImportError:
+            self.skipTest('no tokenizers package')
+        progress = type('P', (), {'value': 0.5})()
+        ds = TR.Stream(DATA, progress, 4096, [(0.0, {1024: 1.0})], seed=5, task_weights={'freq': 1.0}, lm_share=0.0,
+                       pseudo_share=1.0)
+        ds._setup()
+        real = ds.avoid
+        for _ in range(20):
+            ids, kind = ds.qa_row(random.Random(_), 1025)
+            answer = ds.tok.decode([t for t, k in zip(ids, kind) if k == 2])
+            self.assertNotIn(answer.strip(), real)
+            self.assertIn(answer.strip(), ds.tok.decode(ids))  # the made-up word is in the document
 
 
 class ModelCard(unittest.TestCase):

@@ -17,6 +17,9 @@ rendered chat prompt. Loss: mean next-token loss on document text + mean loss on
   ... --init-hf public/models/default --curriculum lists3
                                            the list answers with half the list rows harder than the eval's
                                            (2-8 values, 2-6 keys, close word counts) and 512-token rows
+  ... --init-hf public/models/default --curriculum lists4
+                                           'lists3' with made-up key words in 30% of the question rows and
+                                           more 16K-32K rows (written in session 7, not yet run)
   ... --init-hf public/models/default --grow-layers 11 --curriculum grow
                                            depth growth: 8 -> 11 layers (grow_plan: copies of layers 1, 4, 6
                                            after their originals, o/down zeroed: the same function at step 0),
@@ -31,6 +34,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 
@@ -131,6 +135,13 @@ LISTS2_TASK_WEIGHTS = {'niah_single': 0.3, 'niah_multikey': 0.6, 'niah_multivalu
 LISTS3_CURRICULUM = [
     (0.00, {512: 0.12, 1024: 0.12, 2048: 0.1, 4096: 0.13, 8192: 0.12, 16384: 0.13, 32768: 0.11, 65536: 0.07, 131072: 0.1}),
 ]
+# Sixth recipe (written in session 7, not yet run): 'lists3' plus made-up key words in 30% of the question rows
+# (tasks.pseudo_words: the frequency task's misses were the right word finished wrongly, so its answer must be
+# copied token by token, which a made-up word forces) and more of the 16K-32K rows, where multi-value is weakest
+# (~31% of the batches; 64K/128K ~43% of the step time).
+LISTS4_CURRICULUM = [
+    (0.00, {512: 0.1, 1024: 0.1, 2048: 0.08, 4096: 0.12, 8192: 0.12, 16384: 0.18, 32768: 0.15, 65536: 0.06, 131072: 0.09}),
+]
 RECIPES = {
     'scratch': dict(curriculum=CURRICULUM, task_weights=TASK_WEIGHTS, lm_share=LM_SHARE, lr=3e-3, warmup=150),
     'tiny': dict(curriculum=TINY_CURRICULUM, task_weights=TASK_WEIGHTS, lm_share=LM_SHARE, lr=3e-3, warmup=150),
@@ -141,7 +152,15 @@ RECIPES = {
                    prefetch=2, ans_weight=2.0),
     'lists3': dict(curriculum=LISTS3_CURRICULUM, task_weights=LISTS2_TASK_WEIGHTS, lm_share=0.05, lr=1e-3, warmup=40,
                    prefetch=2, ans_weight=2.0, wide_share=0.5),
+    'lists4': dict(curriculum=LISTS4_CURRICULUM, task_weights=LISTS2_TASK_WEIGHTS, lm_share=0.05, lr=1e-3, warmup=40,
+                   prefetch=2, ans_weight=2.0, wide_share=0.5, pseudo_share=0.3),
 }
+
+
+def eval_words(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'eval', 'words.ts')):
+    """The evaluation suite's key words (src/eval/words.ts), which made-up training words must never be."""
+    with open(path) as f:
+        return set(re.findall(r"'([a-z]+)'", f.read()))
 
 
 def clamp_curriculum(curriculum, max_len):
@@ -316,9 +335,11 @@ def load_texts(data_dir):
 class Stream(IterableDataset):
     """Endless batches {ids (B, L+1), kind (B, L+1): 0 pad, 1 text, 2 answer}; L follows the progress value."""
 
-    def __init__(self, data_dir, progress, tokens_per_batch, curriculum, seed, task_weights=None, lm_share=LM_SHARE, wide_share=0.0):
+    def __init__(self, data_dir, progress, tokens_per_batch, curriculum, seed, task_weights=None, lm_share=LM_SHARE, wide_share=0.0,
+                 pseudo_share=0.0):
         self.data_dir, self.progress, self.tpb, self.curriculum, self.seed = data_dir, progress, tokens_per_batch, curriculum, seed
         self.task_weights, self.lm_share, self.wide_share = task_weights or TASK_WEIGHTS, lm_share, wide_share
+        self.pseudo_share = pseudo_share
 
     def _setup(self):
         from tokenizers import Tokenizer
@@ -327,6 +348,7 @@ class Stream(IterableDataset):
         with open(os.path.join(self.data_dir, 'words_train.txt')) as f:
             self.words = f.read().split()
         self.cpt = {n: 3.2 for n in self.texts}  # chars per token, refined as we go
+        self.avoid = set(self.words) | eval_words() if self.pseudo_share > 0 else set()  # real key words: never made up
 
     def enc(self, s):
         return self.tok.encode(s, add_special_tokens=False).ids
@@ -351,7 +373,10 @@ class Stream(IterableDataset):
     def qa_row(self, rng, n):
         task = rng.choices(list(self.task_weights), weights=list(self.task_weights.values()))[0]
         wide = self.wide_share > 0 and rng.random() < self.wide_share  # no draw without it: older recipes' rows unchanged
-        needles, q, a = T.make_task(task, rng, self.words, wide)
+        words = self.words
+        if self.pseudo_share > 0 and rng.random() < self.pseudo_share:
+            words = T.pseudo_words(rng, 12, self.avoid)  # enough for 8 keys or 6 candidate words
+        needles, q, a = T.make_task(task, rng, words, wide)
         ans = self.enc(a) + [END]
         src = self.source(rng)
         text = self.texts[src]
@@ -516,6 +541,7 @@ def main():
     warmup = a.warmup if a.warmup is not None else recipe['warmup']
     ans_weight = recipe.get('ans_weight', 1.0)  # the answer loss's weight against the text loss
     wide_share = recipe.get('wide_share', 0.0)  # share of the list rows with the wide variant (tasks.make_task)
+    pseudo_share = recipe.get('pseudo_share', 0.0)  # share of the question rows with made-up key words (tasks.pseudo_words)
 
     if a.init_hf and a.resume:
         raise SystemExit('--init-hf and --resume: give one')
@@ -543,7 +569,7 @@ def main():
     model = model.to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     print(f'params {n_params / 1e6:.2f}M config {c}', flush=True)
-    print(f'recipe {recipe_name}: lr {peak_lr} warm-up {warmup} text share {recipe["lm_share"]} answer loss weight {ans_weight} wide list rows {wide_share} curriculum {curriculum} '
+    print(f'recipe {recipe_name}: lr {peak_lr} warm-up {warmup} text share {recipe["lm_share"]} answer loss weight {ans_weight} wide list rows {wide_share} made-up key words {pseudo_share} curriculum {curriculum} '
           f'tasks {recipe["task_weights"]}', flush=True)
     lengths = sorted({L for _, t in curriculum for L in t})
     t_attn = time.time()
@@ -556,7 +582,8 @@ def main():
 
     import multiprocessing as mp
     progress = mp.Value('d', 0.0, lock=False)
-    ds = Stream(a.data, progress, a.tokens_per_batch, curriculum, a.seed, recipe['task_weights'], recipe['lm_share'], wide_share)
+    ds = Stream(a.data, progress, a.tokens_per_batch, curriculum, a.seed, recipe['task_weights'], recipe['lm_share'], wide_share,
+                pseudo_share)
     dl = DataLoader(ds, batch_size=None, num_workers=a.workers, prefetch_factor=recipe.get('prefetch', 4) if a.workers else None,
                     persistent_workers=a.workers > 0, pin_memory=(dev == 'cuda'))
 
@@ -655,7 +682,7 @@ def main():
         json.dump(dict(params=n_params, config=c, steps=step, tokens=tokens, seconds=elapsed,
                        device=torch.cuda.get_device_name() if dev == 'cuda' else 'cpu', log=log,
                        recipe=recipe_name, curriculum=curriculum, task_weights=recipe['task_weights'],
-                       lm_share=recipe['lm_share'], ans_weight=ans_weight, wide_share=wide_share, lr=peak_lr, warmup=warmup, tokens_per_batch=a.tokens_per_batch,
+                       lm_share=recipe['lm_share'], ans_weight=ans_weight, wide_share=wide_share, pseudo_share=pseudo_share, lr=peak_lr, warmup=warmup, tokens_per_batch=a.tokens_per_batch,
                        steps_by_len=dict(sorted(steps_by_len.items())), ms_per_step_by_len=ms_by_len,
                        skipped_steps=skipped, attention=attn_line,
                        torch=torch.__version__, init_hf=a.init_hf, resume=a.resume, grow_plan=plan,
