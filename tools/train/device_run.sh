@@ -36,6 +36,10 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee
 python3 -c "import torch, importlib.metadata as m; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', m.version('transformers'), 'tokenizers', m.version('tokenizers'))" 2>&1 | tee -a "$OUT/train.log"
 
 TF_SUITE=${TF_SUITE:-.train-data/suite30.json}
+# transformers' greedy answers (eval_hf.json) on HF_SUITE's items, for the engine's `--reference`. With
+# HF_SUITE=.train-data/suite30.json EVAL_ARGS="--lengths 4096,16384 --per-cell 4" they are items the engine
+# check on suite30 runs anyway, so the agreement costs the engine nothing extra.
+HF_SUITE=${HF_SUITE:-.train-data/suite.json}
 TF_FROM=${TF_FROM:-8}
 tf_eval() {  # tf_eval MODEL_DIR OUT_JSON LABEL
   [ -f "$TF_SUITE" ] || { say "no $TF_SUITE: no teacher-forced evaluation"; return 0; }
@@ -76,7 +80,7 @@ SUITE_SECONDS=$(( LEFT - 30 ))  # the evaluation's start-up, parity and perplexi
 if [ "$LEFT" -gt 15 ]; then
   say "evaluation: suite ${SUITE_SECONDS}s, killed after ${LEFT}s"
   SUITE=()
-  [ "$SUITE_SECONDS" -gt 5 ] && [ -f .train-data/suite.json ] && SUITE=(--suite .train-data/suite.json --seconds "$SUITE_SECONDS")
+  [ "$SUITE_SECONDS" -gt 5 ] && [ -f "$HF_SUITE" ] && SUITE=(--suite "$HF_SUITE" --seconds "$SUITE_SECONDS")
   timeout -s INT "$LEFT" python3 tools/train/eval_hf.py --model /tmp/model --ckpt "$RUN/ckpt.pt" \
     --heldout .train-data/heldout.txt.gz --out "$OUT/eval_hf.json" --log "${SUITE[@]}" $EVAL_ARGS 2>&1 \
     | grep -v -i -e warn -e 'Loading weights' | tee -a "$OUT/train.log"
