@@ -65,7 +65,7 @@ _CODAS = ('',) * 8 + ('n', 'r', 's', 'l', 'm', 't', 'nd', 'st')
 
 
 def pseudo_word(rng: random.Random) -> str:
-    """2-3 syllables (onset, vowel, mostly no coda): 4-12 letters, like the eval's key words."""
+    """2-3 syllables (onset, vowel, mostly no coda): 4-16 letters, most 5-11, like the eval's key words."""
     return ''.join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(rng.randint(2, 3)))
 
 
