@@ -4,9 +4,16 @@ Pure Python (no torch), shared by eval_hf.py (transformers, greedy) and eval_tf.
 import gzip
 import json
 import os
+import re
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAYSTACK = os.path.join(REPO, 'src/eval/haystack.txt.gz')
+
+
+def eval_words(path=os.path.join(REPO, 'src/eval/words.ts')):
+    """The suite's key words (src/eval/words.ts, written by prepare_data.py), which training never uses."""
+    with open(path) as f:
+        return set(re.findall(r"'([a-z]+)'", f.read()))
 
 
 def load_haystack(path=HAYSTACK):

@@ -178,7 +178,7 @@ class PseudoWords(unittest.TestCase):
     """Made-up key words (recipe 'lists4'): distinct, never a real training or evaluation key word."""
 
     def test_words(self):
-        ev = TR.eval_words()
+        ev = TR.S.eval_words()
         self.assertGreater(len(ev), 1000)
         with open(os.path.join(HERE, 'words_train.txt')) as f:
             train = set(f.read().split())

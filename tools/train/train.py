@@ -34,7 +34,6 @@ import json
 import math
 import os
 import random
-import re
 import sys
 import time
 
@@ -44,6 +43,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import suite as S  # noqa: E402
 import tasks as T  # noqa: E402
 
 BOS, EOS, END = 1, 2, 6  # <s>, </s>, <|end|> (checked against tokenizer.json at start)
@@ -150,17 +150,10 @@ RECIPES = {
     'grow': dict(curriculum=GROW_CURRICULUM, task_weights=GROW_TASK_WEIGHTS, lm_share=0.15, lr=1e-3, warmup=60, prefetch=2),
     'lists2': dict(curriculum=LISTS2_CURRICULUM, task_weights=LISTS2_TASK_WEIGHTS, lm_share=0.05, lr=1e-3, warmup=40,
                    prefetch=2, ans_weight=2.0),
-    'lists3': dict(curriculum=LISTS3_CURRICULUM, task_weights=LISTS2_TASK_WEIGHTS, lm_share=0.05, lr=1e-3, warmup=40,
-                   prefetch=2, ans_weight=2.0, wide_share=0.5),
-    'lists4': dict(curriculum=LISTS4_CURRICULUM, task_weights=LISTS2_TASK_WEIGHTS, lm_share=0.05, lr=1e-3, warmup=40,
-                   prefetch=2, ans_weight=2.0, wide_share=0.5, pseudo_share=0.3),
 }
-
-
-def eval_words(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'eval', 'words.ts')):
-    """The evaluation suite's key words (src/eval/words.ts), which made-up training words must never be."""
-    with open(path) as f:
-        return set(re.findall(r"'([a-z]+)'", f.read()))
+# each a step from the one before: the same fields, one or two changed
+RECIPES['lists3'] = dict(RECIPES['lists2'], curriculum=LISTS3_CURRICULUM, wide_share=0.5)
+RECIPES['lists4'] = dict(RECIPES['lists3'], curriculum=LISTS4_CURRICULUM, pseudo_share=0.3)
 
 
 def clamp_curriculum(curriculum, max_len):
@@ -348,7 +341,7 @@ class Stream(IterableDataset):
         with open(os.path.join(self.data_dir, 'words_train.txt')) as f:
             self.words = f.read().split()
         self.cpt = {n: 3.2 for n in self.texts}  # chars per token, refined as we go
-        self.avoid = set(self.words) | eval_words() if self.pseudo_share > 0 else set()  # real key words: never made up
+        self.avoid = set(self.words) | S.eval_words() if self.pseudo_share > 0 else set()  # real key words: never made up
 
     def enc(self, s):
         return self.tok.encode(s, add_special_tokens=False).ids
