@@ -14,8 +14,17 @@ import { cacheJson, policyArgs } from './cache-json';
 
 export async function runAsk(args: Args): Promise<number> {
   const modelDir = str(args, 'model', DEFAULT_MODEL_DIR);
-  const document = readFileSync(str(args, 'document'), 'utf8');
+  const documentPath = str(args, 'document');
   const question = str(args, 'question');
+  if (!question.trim()) throw new Error('--question is empty: ask something about the document');
+  let document: string;
+  try {
+    document = readFileSync(documentPath, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a text file' : e instanceof Error ? e.message : String(e);
+    throw new Error(`--document ${documentPath}: cannot read it (${why})`);
+  }
   const json = args.json === true;
   const { policy, budget } = policyArgs(args);
   const engine = await Engine.load(await nodeModelFiles(modelDir));

@@ -187,8 +187,9 @@ export class Engine {
     let text = '';
     let stopReason: StopReason = 'length';
     // Steps already submitted past token i fed ids that will not be kept: drop them from the context.
+    let dropped = 0;
     const dropAhead = (i: number) => {
-      if (greedy) f.rewind(submitted - i);
+      if (greedy) f.rewind((dropped = submitted - i));
     };
     const t1 = performance.now();
     for (let i = 0; tokens.length < o.maxTokens; i++) {
@@ -221,6 +222,9 @@ export class Engine {
       cur = await next(i + 1);
     }
     const decodeMs = performance.now() - t1;
+    // The dropped steps may still be running: wait for them, so that no work of this call outlives it (a process
+    // that exits, or destroys the engine, with decode steps in flight crashes Dawn for Node).
+    if (dropped > 0) await this.gpu.device.queue.onSubmittedWorkDone();
     if ((stopReason === 'length' || stopReason === 'stop') && tokens.length) this.pending = tokens[tokens.length - 1];
     this.contextIds = before ? [...before, ...asked, ...tokens] : null;
     return {
