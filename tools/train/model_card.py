@@ -82,13 +82,14 @@ def training_text(logs, device_seconds):
     return '\n\n'.join(parts)
 
 
-# Measured with the engine (npm run eval -- --lengths 131072 --per-cell 1 --policy rdkv --budget B), not by this
-# script: kept in the card's limits until a run measures it again.
-COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses long-context retrieval first: at 128K with RDKV at the app's default
-  budget (B = 1024 tokens per KV head, 0.8% of the cache) it answered 1 of 7 suite items, 2 of 7 at B = 8192
-  (full cache: 77%); it finds the needle but drifts on the last digits of a number. Give long documents more
-  budget, or the full cache where it fits (measured on an H100 with the weights before session 6's runs, rdkv-web
-  bench/NOTES.md, session 4; not measured again for these weights).
+# Measured with the engine (npm run eval -- --lengths L --per-cell N --policy P --budget B), not by this script:
+# kept in the card's limits until a run measures it again.
+COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses retrieval first. At 16K (21 suite items, `npm run eval -- --lengths
+  16384 --per-cell 3 --policy rdkv --budget B`, H100, the weights shipped in session 8): full cache 95%, RDKV at B = 512 /
+  1024 / 2048 tokens per KV head (3 / 6 / 12.5% of the cache) 19 / 52 / 67%. At 128K (the weights before session 6's
+  runs, not measured again) RDKV at the app's default B = 1024 (0.8% of the cache) answered 1 of 7 suite items and 2
+  of 7 at B = 8192 (full cache: 77%); it finds the needle but drifts on the last digits of a number. Give long
+  documents more budget, or the full cache where it fits (rdkv-web bench/NOTES.md, sessions 4 and 8).
 """
 
 
@@ -142,7 +143,10 @@ def main():
         ee = json.load(open(path))
         engine_items += ee['items']
         engine += engine_text(ee)
-    if engine_items and not n_items:
+    def reaches_64k(items):
+        return any(int(r['length']) >= 65536 for r in items)
+    # the weak lengths from the engine's sample when the transformers one has none of them
+    if engine_items and (not n_items or (reaches_64k(engine_items) and not reaches_64k(ev['items']))):
         limits = limits_text(engine_items, 'with the engine above')
     tf = ''
     if a.tf_eval:
