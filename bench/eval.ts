@@ -21,9 +21,10 @@ import { type Args, num, str } from '../src/cli/args';
 import { Engine } from '../src/engine/engine';
 import type { CachePolicy } from '../src/engine/cache-report';
 import { policyArgs } from '../src/cli/cache-json';
+import { documentQuestion } from '../src/model/document-prompt';
 import { nodeModelFiles } from '../src/model/model-files';
 import { DEFAULT_MODEL_DIR, loadHaystack, promptCounter } from '../src/eval/node';
-import { documentOf, generateSuite, LENGTHS, normalizeAnswer, TASKS, userContent, type Suite, type TaskItem, type TaskName } from '../src/eval/tasks';
+import { documentOf, generateSuite, LENGTHS, normalizeAnswer, TASKS, type Suite, type TaskItem, type TaskName } from '../src/eval/tasks';
 
 export interface EvalRecord {
   id: string;
@@ -248,7 +249,7 @@ async function evalItem(
   ref: ReferenceItem | undefined,
   eosIds: readonly number[],
 ): Promise<EvalRecord> {
-  const prompt = engine.renderChat([{ role: 'user', content: userContent(documentOf(hay, item), item.question) }]);
+  const prompt = engine.renderChat([{ role: 'user', content: documentQuestion(documentOf(hay, item), item.question) }]);
   const ids = engine.encode(prompt);
   const result = await engine.generate(ids, {
     maxTokens: 48,

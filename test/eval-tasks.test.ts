@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadHaystack } from '../src/eval/node';
-import { documentOf, generateSuite, makeTask, normalizeAnswer, Rng, TASKS, userContent } from '../src/eval/tasks';
+import { documentOf, generateSuite, makeTask, normalizeAnswer, Rng, TASKS } from '../src/eval/tasks';
+import { documentQuestion } from '../src/model/document-prompt';
 import { EVAL_WORDS } from '../src/eval/words';
 import { accuracyTable, agreementText, compareAnswers, orderItems, referenceItems, roundRobin, type ReferenceItem } from '../bench/eval';
 
 const hay = loadHaystack();
 // A stand-in token counter (about 3.3 characters a token) so suites can be sized without a model.
-const countTokens = (doc: string, q: string) => Math.ceil(userContent(doc, q).length / 3.3) + 8;
+const countTokens = (doc: string, q: string) => Math.ceil(documentQuestion(doc, q).length / 3.3) + 8;
 
 describe('evaluation suite generator', () => {
   it('is deterministic for a seed and differs across seeds', () => {

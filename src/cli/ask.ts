@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Engine } from '../engine/engine';
 import { DEFAULT_MODEL_DIR } from '../eval/node';
-import { userContent } from '../eval/tasks';
+import { documentQuestion } from '../model/document-prompt';
 import { nodeModelFiles } from '../model/model-files';
 import { type Args, num, str } from './args';
 import { cacheJson, policyArgs } from './cache-json';
@@ -28,7 +28,7 @@ export async function runAsk(args: Args): Promise<number> {
   const json = args.json === true;
   const { policy, budget } = policyArgs(args);
   const engine = await Engine.load(await nodeModelFiles(modelDir));
-  const ids = engine.encode(engine.renderChat([{ role: 'user', content: userContent(document, question) }]));
+  const ids = engine.encode(engine.renderChat([{ role: 'user', content: documentQuestion(document, question) }]));
   const result = await engine.generate(ids, {
     maxTokens: num(args, 'max-tokens', 64),
     sampling: { greedy: true },

@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { createChatTemplate } from '../model/chat-template';
 import { openCheckpoint, type ModelFiles } from '../model/model-files';
 import { Tokenizer } from '../model/tokenizer';
-import { userContent } from './tasks';
+import { documentQuestion } from '../model/document-prompt';
 
 export const DEFAULT_MODEL_DIR = 'public/models/default';
 export const HAYSTACK_FILE = 'src/eval/haystack.txt.gz';
@@ -19,5 +19,5 @@ export async function promptCounter(files: ModelFiles): Promise<(document: strin
   const tok = await Tokenizer.load(ckpt.tokenizerJson, ckpt.tokenizerConfig, ckpt.config);
   const template = createChatTemplate({ template: ckpt.chatTemplate, bosToken: tok.bosToken, eosToken: tok.eosToken }, { fallback: 'plain' });
   return (document, question) =>
-    tok.encode(template.render([{ role: 'user', content: userContent(document, question) }]), { addBos: true }).length;
+    tok.encode(template.render([{ role: 'user', content: documentQuestion(document, question) }]), { addBos: true }).length;
 }

@@ -72,10 +72,6 @@ export class Rng {
   }
 }
 
-export function userContent(document: string, question: string): string {
-  return `${document}\n\nQuestion: ${question}`;
-}
-
 const magic = (k: string, v: string) => `The special magic number for ${k} is ${v}.`;
 const num = (r: Rng) => String(r.int(1_000_000, 9_999_999));
 const joinAnd = (xs: string[]) => (xs.length === 1 ? xs[0] : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);

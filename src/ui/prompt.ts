@@ -1,7 +1,8 @@
 /**
- * How a document and a conversation become chat messages. The question always comes last, so that it
- * sits in RDKV's observation window (the last 32 prompt positions) when the cache is compressed.
+ * How a document and a conversation become chat messages: the document goes in front of the first question,
+ * in the turn `npm run eval` measures (model/document-prompt.ts).
  */
+import { documentQuestion } from '../model/document-prompt';
 import type { ChatMessage } from '../worker/api';
 
 export interface PromptDocument {
@@ -10,8 +11,7 @@ export interface PromptDocument {
 }
 
 export function documentPrompt(doc: PromptDocument | null, question: string): string {
-  if (!doc) return question;
-  return `Read the document and answer the question.\n\nDocument:\n${doc.text}\n\nQuestion: ${question}`;
+  return doc ? documentQuestion(doc.text, question) : question;
 }
 
 export interface TurnMessage {
