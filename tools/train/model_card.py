@@ -47,6 +47,9 @@ def stage_text(tl, last, device_seconds):
                f"(tools/train/tasks.py: 2-8 values, 2-6 asked keys, word counts within 2 of the top).\n" if tl.get('wide_share') else '')
             + (f"{int(100 * tl['pseudo_share'])}% of the question rows used made-up key words (tasks.pseudo_words), "
                f"never a real training or evaluation key word.\n" if tl.get('pseudo_share') else '')
+            + (f"{int(100 * tl['followup']['share'])}% of the rows of {lengths_text([tl['followup']['min_len']])} tokens and more asked {tl['followup']['questions'][0]}-"
+               f"{tl['followup']['questions'][1]} questions about one document, the first after the document and the others as "
+               f"follow-up chat turns (tasks.make_session), every answer trained.\n" if tl.get('followup') else '')
             + (f"Steps per sequence length: {', '.join(f'{lengths_text([L])} {n}' for L, n in steps.items())}.\n" if steps else '')
             + f"Last logged: text loss {last.get('lm')}, answer loss {last.get('ans')}, answer token accuracy {last.get('ans_acc')}."
             + (f"\nDevice time for the run (start, training, export, evaluation): about {device_seconds / 60:.0f} minutes." if device_seconds else ''))

@@ -135,6 +135,45 @@ def make_task(task: str, rng: random.Random, words, wide: bool = False) -> tuple
     raise ValueError(task)
 
 
+# Tasks whose question names no key word: at most one of each in a document (a second would make it ambiguous).
+KEYLESS = ('passkey', 'freq')
+
+
+def interleave(rng: random.Random, lists) -> list:
+    """Every item of `lists` in one list, each list's own order kept, the lists mixed at random."""
+    pools = [list(x) for x in lists if x]
+    out = []
+    while pools:
+        i = rng.choices(range(len(pools)), weights=[len(p) for p in pools])[0]
+        out.append(pools[i].pop(0))
+        pools = [p for p in pools if p]
+    return out
+
+
+def make_session(tasks, rng: random.Random, words, wide: bool = False) -> tuple:
+    """Several tasks over one document, asked one after another in a chat: (needles in document order,
+    [(question, answer), ...] in asking order). Each task draws its key words from those no task before it
+    used, so no answer depends on another task's needles (another task's magic numbers are distractors, as in
+    multi-key); pass key and frequency (KEYLESS) may appear once each."""
+    used, needle_lists, qas, seen = set(), [], [], set()
+    for task in tasks:
+        if task in KEYLESS and task in seen:
+            continue
+        seen.add(task)
+        free = [w for w in words if w not in used]
+        needles, q, a = make_task(task, rng, free, wide)
+        used.update(re.findall(r'\w+', ' '.join(needles)))  # its key words (and the template's words and numbers)
+        needle_lists.append(needles)
+        qas.append((q, a))
+    return interleave(rng, needle_lists), qas
+
+
+def followup_turn(question: str) -> str:
+    """A later question in the chat, after an answer's <|end|>: the app sends it as the bare question
+    (src/ui/prompt.ts puts the document only in front of the first)."""
+    return f'\n<|user|>\n{question}<|end|>\n<|assistant|>\n'
+
+
 def boundaries(text: str):
     """Sentence ends: positions p with text[p-1] in '.!?' and text[p] whitespace."""
     out = [m.end() for m in _SENT_END.finditer(text)]

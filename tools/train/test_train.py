@@ -215,6 +215,134 @@ class PseudoWords(unittest.TestCase):
             self.assertIn(answer.strip(), ds.tok.decode(ids))  # the made-up word is in the document
 
 
+def stub_stream(followup=None, **kw):
+    """A Stream over generated text with a character-level tokenizer: its rows without `tokenizers` or .train-data."""
+    class Tok:
+        def encode(self, s, add_special_tokens=False):
+            return type('E', (), {'ids': [ord(c) for c in s]})()
+
+    progress = type('P', (), {'value': 0.0})()
+    ds = TR.Stream('.', progress, 4096, [(0.0, {1024: 1.0})], seed=1, task_weights=kw.get('task_weights'), lm_share=0.0,
+                   wide_share=kw.get('wide_share', 0.0), pseudo_share=kw.get('pseudo_share', 0.0), followup=followup)
+    rng = random.Random(7)
+    words = ['the', 'keeper', 'rowed', 'to', 'a', 'bay', 'lamp', 'stone']
+    sent = lambda: ' '.join(rng.choice(words) for _ in range(rng.randint(4, 12))).capitalize() + '.'  # noqa: E731
+    text = '\n'.join(' '.join(sent() for _ in range(5)) for _ in range(3000))
+    ds.tok, ds.texts = Tok(), {n: text for n in TR.SOURCE_WEIGHTS}
+    ds.words = [f'word{i}' for i in range(300)]
+    ds.cpt = {n: 1.0 for n in ds.texts}
+    ds.avoid = set(ds.words)
+    return ds
+
+
+def answer_from_needles(q, needles):
+    """What a question asks, worked out from the document's needles alone (to check that tasks sharing a document
+    do not change each other's answers)."""
+    import re
+    magic = [re.fullmatch(r'The special magic number for (\S+) is (\d+)\.', n) for n in needles]
+    magic = [(m[1], m[2]) for m in magic if m]
+    m = re.fullmatch(r'What are all the special magic numbers for (\S+)\?', q)
+    if m:
+        return ', '.join(v for k, v in magic if k == m[1])
+    m = re.fullmatch(r'What are the special magic numbers for (.+)\?', q)
+    if m:
+        keys = re.split(r', | and ', m[1])
+        return ', '.join(next(v for k, v in magic if k == key) for key in keys)
+    m = re.fullmatch(r'What is the special magic number for (\S+)\?', q)
+    if m:
+        (v,) = [v for k, v in magic if k == m[1]]
+        return v
+    if q == 'What is the pass key?':
+        (v,) = [re.match(r'The pass key is (\d+)', n)[1] for n in needles if n.startswith('The pass key')]
+        return v
+    if q == 'Which word of the day occurs most often?':
+        words = [n[len('The word of the day is '):-1] for n in needles if n.startswith('The word of the day')]
+        return max(set(words), key=words.count)
+    m = re.fullmatch(r'What is the value of VAR (\S+)\?', q)
+    if m:
+        chain, name = [], m[1]
+        defs = dict(re.fullmatch(r'VAR (\S+) = (.+)\.', n).groups() for n in needles if n.startswith('VAR '))
+        while True:
+            chain.append(f'VAR {name}')
+            if not defs[name].startswith('VAR '):
+                return ' = '.join(chain + [defs[name]])
+            name = defs[name][4:]
+    raise ValueError(q)
+
+
+class Sessions(unittest.TestCase):
+    """Several questions about one document (recipe 'long2q'): tasks.make_session and the Stream's chat rows."""
+
+    def test_interleave(self):
+        rng = random.Random(0)
+        for _ in range(200):
+            lists = [[(i, j) for j in range(rng.randint(0, 5))] for i in range(rng.randint(1, 4))]
+            out = TR.T.interleave(rng, lists)
+            self.assertEqual(sorted(out), sorted(x for lst in lists for x in lst))
+            for i, lst in enumerate(lists):
+                self.assertEqual([x for x in out if x[0] == i], lst)
+
+    def test_answers_stand_alone(self):
+        # every question's answer follows from the needles of the whole document, as if its task were alone
+        rng = random.Random(1)
+        words = [f'key{i}' for i in range(60)]
+        for seed in range(300):
+            tasks = [rng.choice(TR.T.TASKS) for _ in range(rng.randint(2, 6))]
+            needles, qas = TR.T.make_session(tasks, random.Random(seed), words, wide=seed % 2 == 1)
+            asked = [q for q, _ in qas]
+            for q, a in qas:
+                self.assertEqual(answer_from_needles(q, needles), a, (seed, tasks, q))
+            self.assertLessEqual(asked.count('What is the pass key?'), 1)
+            self.assertLessEqual(asked.count('Which word of the day occurs most often?'), 1)
+            kept = [t for i, t in enumerate(tasks) if t not in TR.T.KEYLESS or t not in tasks[:i]]
+            self.assertEqual(len(qas), len(kept))
+
+    def test_rows_without_followup_unchanged(self):
+        # the digests of qa_row's rows before the chat rows existed (train.py at a25ae6f), for the recipes before
+        import hashlib
+
+        def digest(**kw):
+            ds = stub_stream(**kw)
+            rows = [ds.qa_row(random.Random(s), n) for s in range(40) for n in (700, 3000)]
+            return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
+        self.assertEqual(digest(), '4859a19b608ba20f')
+        self.assertEqual(digest(wide_share=0.5, pseudo_share=0.3, task_weights=TR.LISTS2_TASK_WEIGHTS), '048fe261e2ef9d88')
+        self.assertNotIn('followup', TR.RECIPES['long2'])
+        self.assertEqual(TR.RECIPES['long2q']['followup'], TR.FOLLOWUP)
+
+    def test_chat_rows(self):
+        f = dict(TR.FOLLOWUP, share=1.0, min_len=2000)
+        ds = stub_stream(followup=f, task_weights=TR.LONG2_TASK_WEIGHTS, wide_share=0.5, pseudo_share=0.3)
+        counts = set()
+        for seed in range(60):
+            n = 12001  # room for four list tasks' needles at one token a character
+            ids, kind = ds.qa_row(random.Random(seed), n)
+            self.assertLessEqual(len(ids), n)
+            self.assertEqual(len(ids), len(kind))
+            spans, prev = [], 0
+            for i, k in enumerate(kind):
+                if k == 2 and prev != 2:
+                    spans.append([i, i])
+                if k == 2:
+                    spans[-1][1] = i + 1
+                prev = k
+            self.assertTrue(spans, seed)  # not the plain-text fallback
+            counts.add(len(spans))
+            text = lambda a, b: ''.join(chr(t) for t in ids[a:b] if t != TR.END)  # noqa: E731
+            self.assertTrue(text(0, spans[0][0]).endswith('<|end|>\n<|assistant|>\n'))
+            self.assertIn('\n\nQuestion: ', text(0, spans[0][0]))
+            for (a, b), (c, _) in zip(spans, spans[1:]):
+                self.assertEqual(ids[b - 1], TR.END)  # each answer ends with <|end|>
+                turn = text(b, c)  # a follow-up: the bare question in its own user turn, as the app sends it
+                self.assertRegex(turn, r'^\n<\|user\|>\n[^\n]+\?<\|end\|>\n<\|assistant\|>\n$')
+                self.assertNotIn('Question:', turn)
+        self.assertEqual(counts, {1, 2, 3, 4})  # 2-4 questions; a second pass key or frequency question is dropped
+        # rows shorter than min_len stay single questions
+        ids, kind = ds.qa_row(random.Random(0), 1025)
+        self.assertEqual(sum(1 for i, k in enumerate(kind) if k == 2 and (i == 0 or kind[i - 1] != 2)), 1)
+
+
 class ModelCard(unittest.TestCase):
     """model_card.py's Training section for a chain of runs, and its engine paragraphs."""
 
