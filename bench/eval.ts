@@ -1,5 +1,5 @@
 /**
- * `npm run eval -- [--model DIR] [--lengths 4096,16384,32768,65536,131072] [--tasks a,b] [--per-cell N]
+ * `npm run eval -- [--model DIR] [--lengths 4096,16384,32768,65536,131072] [--tasks a,b] [--per-cell N] [--from-item K]
  *   [--seed S] [--policy P --budget B] [--seconds S] [--suite FILE] [--reference FILE] [--out FILE] [--emit FILE]`
  *
  * The seeded long-document question suite (src/eval/tasks.ts) with this project's engine: each item's
@@ -82,12 +82,27 @@ export interface Agreement {
   disagreements: { id: string; answer: string; reference: string | null; promptTokens: number; referencePromptTokens?: number }[];
 }
 
+/** The item's number within its cell (`task-length-n`). */
+const itemIndex = (it: Pick<TaskItem, 'id'>) => Number(it.id.slice(it.id.lastIndexOf('-') + 1));
+
+/**
+ * The items of the asked lengths and tasks whose number in their cell is in [fromItem, perCell) (perCell
+ * undefined: no upper bound). --from-item lets the engine answer items another check scored, e.g. the
+ * teacher-forced check's items 8 and on.
+ */
+export function selectItems<T extends Pick<TaskItem, 'id' | 'length' | 'task'>>(
+  items: readonly T[],
+  o: { lengths: readonly number[]; tasks: readonly TaskName[]; perCell?: number; fromItem?: number },
+): T[] {
+  const from = o.fromItem ?? 0;
+  return items.filter((it) => o.lengths.includes(it.length) && o.tasks.includes(it.task) && itemIndex(it) >= from && (o.perCell === undefined || itemIndex(it) < o.perCell));
+}
+
 /** Item n of every cell before item n + 1 of any; lengths ascending within a round, else the given order. */
 export function roundRobin<T extends Pick<TaskItem, 'id' | 'length'>>(items: readonly T[]): T[] {
-  const n = (it: T) => Number(it.id.slice(it.id.lastIndexOf('-') + 1));
   return items
     .map((it, i) => ({ it, i }))
-    .sort((a, b) => n(a.it) - n(b.it) || a.it.length - b.it.length || a.i - b.i)
+    .sort((a, b) => itemIndex(a.it) - itemIndex(b.it) || a.it.length - b.it.length || a.i - b.i)
     .map((x) => x.it);
 }
 
@@ -159,6 +174,11 @@ export async function runEval(args: Args): Promise<number> {
   const tasks = str(args, 'tasks', TASKS.join(',')).split(',') as TaskName[];
   for (const t of tasks) if (!TASKS.includes(t)) throw new Error(`unknown task '${t}'; tasks: ${TASKS.join(', ')}`);
   const perCell = num(args, 'per-cell', 10);
+  const fromItem = num(args, 'from-item', 0);
+  if (!Number.isInteger(fromItem) || fromItem < 0) throw new Error(`--from-item must be a whole number, 0 or more; got ${String(args['from-item'])}`);
+  if ((typeof args.suite !== 'string' || args['per-cell'] !== undefined) && fromItem >= perCell) {
+    throw new Error(`--from-item ${fromItem} leaves no item below --per-cell ${perCell} (items are numbered from 0 in each cell)`);
+  }
   const seconds = num(args, 'seconds', Infinity);
   const hay = loadHaystack();
   const files = await nodeModelFiles(modelDir);
@@ -169,13 +189,17 @@ export async function runEval(args: Args): Promise<number> {
   let suite: Suite;
   if (typeof args.suite === 'string') {
     suite = JSON.parse(readFileSync(args.suite, 'utf8')) as Suite;
-    const n = (it: TaskItem) => Number(it.id.slice(it.id.lastIndexOf('-') + 1));
-    suite.items = suite.items.filter((it) => lengths.includes(it.length) && tasks.includes(it.task) && (args['per-cell'] === undefined || n(it) < perCell));
+    suite.items = selectItems(suite.items, { lengths, tasks, perCell: args['per-cell'] === undefined ? undefined : perCell, fromItem });
   } else if (ref) {
     suite = { version: 1, seed: refDoc?.seed ?? num(args, 'seed', 20240917), items: referenceItems(ref) };
   } else {
     const seed = num(args, 'seed', 20240917);
     suite = generateSuite(hay, { seed, lengths, tasks, perCell, countTokens: await promptCounter(files) });
+    suite.items = selectItems(suite.items, { lengths, tasks, fromItem });
+  }
+  if (!suite.items.length) {
+    const source = typeof args.suite === 'string' ? `${args.suite} holds` : 'there are';
+    throw new Error(`no items to run: ${source} none at lengths ${lengths.join(',')} for tasks ${tasks.join(',')} numbered ${fromItem}${typeof args.suite === 'string' && args['per-cell'] === undefined ? ' and on' : ` to ${perCell - 1}`}`);
   }
 
   if (typeof args.emit === 'string') {
@@ -206,6 +230,7 @@ export async function runEval(args: Args): Promise<number> {
         budget: budget ?? null,
         seed: suite.seed,
         perCell,
+        fromItem,
         lengths,
         tasks,
         suite: typeof args.suite === 'string' ? args.suite : null,

@@ -4,7 +4,7 @@ import { loadHaystack } from '../src/eval/node';
 import { documentOf, generateSuite, makeTask, normalizeAnswer, Rng, TASKS } from '../src/eval/tasks';
 import { documentQuestion } from '../src/model/document-prompt';
 import { EVAL_WORDS } from '../src/eval/words';
-import { accuracyTable, agreementText, compareAnswers, orderItems, referenceItems, roundRobin, type ReferenceItem } from '../bench/eval';
+import { accuracyTable, agreementText, compareAnswers, orderItems, referenceItems, roundRobin, selectItems, type ReferenceItem } from '../bench/eval';
 
 const hay = loadHaystack();
 // A stand-in token counter (about 3.3 characters a token) so suites can be sized without a model.
@@ -108,6 +108,21 @@ describe('evaluation suite generator', () => {
     const ref: ReferenceItem[] = [{ ...it0, answer: 'whatever', expected: it0.answer, tokens: [1, 2] }];
     expect(referenceItems(ref)).toEqual([it0]);
     expect(() => referenceItems([{ id: 'vt-4096-0', answer: 'x' }])).toThrow(/--suite/);
+  });
+
+  it('selects items by length, task and number in the cell (--per-cell, --from-item)', () => {
+    const items = TASKS.flatMap((task) => [4096, 131072].flatMap((length) => Array.from({ length: 30 }, (_, n) => ({ id: `${task}-${length}-${n}`, task, length }))));
+    const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+    const long = selectItems(items, { lengths: [131072], tasks: ['vt', 'freq'], perCell: 14, fromItem: 8 });
+    expect(long).toHaveLength(2 * 6);
+    expect(ids(long)).toContain('vt-131072-8');
+    expect(ids(long)).toContain('freq-131072-13');
+    expect(ids(long)).not.toContain('vt-131072-7');
+    expect(ids(long)).not.toContain('vt-131072-14');
+    expect(ids(long).some((id) => id.includes('-4096-'))).toBe(false);
+    // no --per-cell with a suite file: every item from --from-item on
+    expect(selectItems(items, { lengths: [4096], tasks: ['passkey'], fromItem: 25 })).toHaveLength(5);
+    expect(selectItems(items, { lengths: [4096], tasks: [...TASKS] })).toHaveLength(7 * 30);
   });
 
   it('compares greedy answers with a reference (token ids without the end-of-turn id)', () => {

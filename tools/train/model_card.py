@@ -111,7 +111,8 @@ def engine_text(ee):
     for r in ee['items']:
         per[r['length']] = per.get(r['length'], 0) + 1
     suite = f" --suite {os.path.basename(ee['suite'])}" if ee.get('suite') else ''
-    return (f"\nWith this project's WebGPU engine (`npm run eval --{suite} --per-cell {ee.get('perCell')} --lengths "
+    first = f" --from-item {ee['fromItem']}" if ee.get('fromItem') else ''
+    return (f"\nWith this project's WebGPU engine (`npm run eval --{suite} --per-cell {ee.get('perCell')}{first} --lengths "
             f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
             f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
             f"```\n{S.table(ee['items'])}\n```\n"
