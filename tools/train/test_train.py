@@ -342,6 +342,28 @@ class Sessions(unittest.TestCase):
         ids, kind = ds.qa_row(random.Random(0), 1025)
         self.assertEqual(sum(1 for i, k in enumerate(kind) if k == 2 and (i == 0 or kind[i - 1] != 2)), 1)
 
+    @unittest.skipUnless(BATCHES, NO_BATCHES)
+    def test_chat_rows_tokenized(self):
+        # with the real tokenizer: one <|user|> token per question (the follow-up turns' special tokens are parsed,
+        # not spelt), every answer span ends with <|end|>, and the answers decode to what was asked
+        f = dict(TR.FOLLOWUP, share=1.0, min_len=1024)
+        progress = type('P', (), {'value': 0.5})()
+        ds = TR.Stream(DATA, progress, 8192, [(0.0, {4096: 1.0})], seed=5, task_weights=TR.LONG2_TASK_WEIGHTS, lm_share=0.0,
+                       wide_share=0.5, pseudo_share=0.3, followup=f)
+        ds._setup()
+        user = ds.tok.token_to_id('<|user|>')
+        for seed in range(12):
+            ids, kind = ds.qa_row(random.Random(seed), 4097)
+            self.assertLessEqual(len(ids), 4097)
+            spans = [[i, i + 1] for i, k in enumerate(kind) if k == 2 and (i == 0 or kind[i - 1] != 2)]
+            for sp in spans:
+                while sp[1] < len(kind) and kind[sp[1]] == 2:
+                    sp[1] += 1
+                self.assertEqual(ids[sp[1] - 1], TR.END)
+                self.assertRegex(ds.tok.decode(ids[sp[0]:sp[1] - 1]).strip(), r'^\S')
+            self.assertGreaterEqual(len(spans), 1)
+            self.assertEqual(ids.count(user), len(spans), seed)
+
 
 class ModelCard(unittest.TestCase):
     """model_card.py's Training section for a chain of runs, and its engine paragraphs."""
