@@ -20,8 +20,13 @@ def user_content(document: str, question: str) -> str:
     return f'{document}\n\nQuestion: {question}'
 
 
+def user_turn(content: str) -> str:
+    """A user turn and the assistant's opening, as the model's chat template renders them."""
+    return f'<|user|>\n{content}<|end|>\n<|assistant|>\n'
+
+
 def render_prompt(document: str, question: str) -> str:
-    return f'<s><|user|>\n{user_content(document, question)}<|end|>\n<|assistant|>\n'
+    return '<s>' + user_turn(user_content(document, question))
 
 
 def magic(k: str, v: str) -> str:
@@ -171,7 +176,7 @@ def make_session(tasks, rng: random.Random, words, wide: bool = False) -> tuple:
 def followup_turn(question: str) -> str:
     """A later question in the chat, after an answer's <|end|>: the app sends it as the bare question
     (src/ui/prompt.ts puts the document only in front of the first)."""
-    return f'\n<|user|>\n{question}<|end|>\n<|assistant|>\n'
+    return '\n' + user_turn(question)
 
 
 def boundaries(text: str):

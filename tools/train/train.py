@@ -403,9 +403,9 @@ class Stream(IterableDataset):
             needles, q, a = T.make_task(tasks[0], rng, words, wide)
             qas = [(q, a)]
         # the first question ends the user turn with the document; the others follow each answer as chat turns
+        turns = [[]] + [self.enc(T.followup_turn(q)) for q, _ in qas[1:]]
         answers = [self.enc(a) + [END] for _, a in qas]
-        turns = [self.enc(T.followup_turn(q)) for q, _ in qas[1:]]
-        tail = sum(len(x) for x in answers) + sum(len(x) for x in turns)
+        tail = sum(len(x) for x in turns + answers)
         src = self.source(rng)
         text = self.texts[src]
         q = qas[0][0]
@@ -422,12 +422,9 @@ class Stream(IterableDataset):
             return self.lm_row(rng, n)
         self.cpt[src] = 0.9 * self.cpt[src] + 0.1 * (len(doc) / max(1, len(prompt) - overhead))
         ids, kind = list(prompt), [1] * len(prompt)
-        for i, ans in enumerate(answers):
-            if i:
-                ids += turns[i - 1]
-                kind += [1] * len(turns[i - 1])
-            ids += ans
-            kind += [2] * len(ans)
+        for turn, ans in zip(turns, answers):
+            ids += turn + ans
+            kind += [1] * len(turn) + [2] * len(ans)
         return ids, kind
 
     def __iter__(self):
