@@ -3,8 +3,11 @@
 // The tokenizer package (@mlc-ai/web-tokenizers) is loaded at run time from its own file (src/model/tokenizer.ts),
 // so its package.json and main file are copied to node_modules/ beside the bundle: a kit built into .gpu-kit/
 // then answers tokenizer commands on the GPU machine without node_modules carried (4.7 MB instead of 9.3).
+// Beside the bundle, <outfile>.sha256 lists the project sources it was built from in `sha256sum` format, so the
+// GPU machine can tell a bundle that is older than the tree it was sent with (scripts/check-bundle.sh).
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -29,8 +32,17 @@ export function copyRuntimePackages(dir, names = RUNTIME_PACKAGES) {
   return written;
 }
 
+/** The bundle's own sources (esbuild's metafile inputs, without node_modules), as `sha256sum -c` reads them. */
+export function sourceManifest(inputs) {
+  return Object.keys(inputs)
+    .filter((p) => !p.includes('node_modules/') && !p.includes(':'))
+    .sort()
+    .map((p) => `${createHash('sha256').update(readFileSync(p)).digest('hex')}  ${p}\n`)
+    .join('');
+}
+
 export async function buildCli(outfile = 'dist/cli/cli.mjs') {
-  await build({
+  const result = await build({
     entryPoints: ['src/cli/main.ts'],
     bundle: true,
     platform: 'node',
@@ -41,7 +53,9 @@ export async function buildCli(outfile = 'dist/cli/cli.mjs') {
     external: ['webgpu'],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
+    metafile: true,
   });
+  writeFileSync(`${outfile}.sha256`, sourceManifest(result.metafile.inputs));
   copyRuntimePackages(dirname(outfile));
   return outfile;
 }
