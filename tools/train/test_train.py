@@ -310,6 +310,12 @@ class Sessions(unittest.TestCase):
         self.assertEqual(digest(wide_share=0.5, pseudo_share=0.3, task_weights=TR.LISTS2_TASK_WEIGHTS), '048fe261e2ef9d88')
         self.assertNotIn('followup', TR.RECIPES['long2'])
         self.assertEqual(TR.RECIPES['long2q']['followup'], TR.FOLLOWUP)
+        # 'long3': 'long2q' with only its lengths and the word task's weight changed
+        long3, long2q = TR.RECIPES['long3'], TR.RECIPES['long2q']
+        self.assertEqual({k for k in long3 if long3[k] != long2q[k]}, {'curriculum', 'task_weights'})
+        self.assertEqual({k for k, v in long3['task_weights'].items() if v != long2q['task_weights'][k]}, {'freq'})
+        short = sum(v for L, v in long3['curriculum'][0][1].items() if L <= 4096)
+        self.assertAlmostEqual(short, sum(v for L, v in TR.RECIPES['lists4']['curriculum'][0][1].items() if L <= 4096))
 
     def test_chat_rows(self):
         f = dict(TR.FOLLOWUP, share=1.0, min_len=2000)
