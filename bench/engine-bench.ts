@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import type { WeightDtype } from '../src/gpu/dtype';
-import { type Args, num, str } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
@@ -41,6 +41,12 @@ export interface BenchRow {
   decodeGpuPassBandwidthFraction: number;
   prefillPeakFraction: number;
 }
+
+/** The options runBench reads (the CLI rejects any other). */
+export const BENCH_FLAGS: CommandFlags = {
+  values: { shape: 'NAME', dtype: 'f32|f16|bf16', contexts: 'N,N,...', 'decode-tokens': 'N', 'prefill-reps': 'N', chunk: 'ROWS', kv: 'f16|f32', vocab: 'N', out: 'DIR' },
+  booleans: [],
+};
 
 export async function runBench(args: Args): Promise<number> {
   const shapeName = str(args, 'shape', 'llama-3.2-1b');

@@ -17,10 +17,10 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Args, num, str } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str } from '../src/cli/args';
 import { Engine } from '../src/engine/engine';
 import type { CachePolicy } from '../src/engine/cache-report';
-import { policyArgs } from '../src/cli/cache-json';
+import { POLICY_FLAGS, policyArgs } from '../src/cli/cache-json';
 import { documentQuestion } from '../src/model/document-prompt';
 import { nodeModelFiles } from '../src/model/model-files';
 import { DEFAULT_MODEL_DIR, loadHaystack, promptCounter } from '../src/eval/node';
@@ -167,6 +167,25 @@ function writeJson(file: string, value: unknown): void {
   writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 1));
   renameSync(`${file}.tmp`, file);
 }
+
+/** The options runEval reads (the CLI rejects any other). */
+export const EVAL_FLAGS: CommandFlags = {
+  values: {
+    model: 'DIR',
+    lengths: 'L,L,...',
+    tasks: 'TASK,TASK,...',
+    'per-cell': 'N',
+    'from-item': 'K',
+    seed: 'S',
+    ...POLICY_FLAGS,
+    seconds: 'S',
+    suite: 'FILE',
+    reference: 'FILE',
+    out: 'FILE',
+    emit: 'FILE',
+  },
+  booleans: ['json'],
+};
 
 export async function runEval(args: Args): Promise<number> {
   const modelDir = str(args, 'model', DEFAULT_MODEL_DIR);

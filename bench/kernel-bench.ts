@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
-import { type Args, str } from '../src/cli/args';
+import { type Args, type CommandFlags, str } from '../src/cli/args';
 import { createStorage } from '../src/gpu/kernel';
 import { createAttentionDecode, type AttentionDecode, type DecodeShape } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
@@ -104,6 +104,9 @@ async function randomBuffers(gpu: Gpu, bytes: number, copies: number): Promise<G
   await gpu.device.queue.onSubmittedWorkDone();
   return bufs;
 }
+
+/** The options runKernelBench reads (the CLI rejects any other). */
+export const KERNEL_BENCH_FLAGS: CommandFlags = { values: { profile: 'true|false', out: 'DIR' }, booleans: ['small'] };
 
 export async function runKernelBench(args: Args): Promise<number> {
   const gpu = await acquireGpu();

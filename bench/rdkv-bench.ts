@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
-import { type Args, num, str } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str } from '../src/cli/args';
 import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
@@ -57,6 +57,27 @@ interface Row {
 }
 
 const POLICIES: CachePolicy[] = ['full', 'rdkv', 'uniform', 'snapkv', 'streaming'];
+
+/** The options runRdkvBench reads (the CLI rejects any other). */
+export const RDKV_BENCH_FLAGS: CommandFlags = {
+  values: {
+    shape: 'NAME',
+    dtype: 'f32|f16|bf16',
+    contexts: 'N,N,...',
+    budget: 'TOKENS',
+    'decode-tokens': 'N',
+    policies: 'P,P,...',
+    'long-policies': 'P,P,...',
+    synthetic: 'N,N,...',
+    sweep: 'N,N,...',
+    'sweep-kernels': 'full,rdkv,vb,probe,vec4',
+    'rdkv-kernel': 'auto|vec4|general',
+    hidden: 'f32|bf16',
+    chunk: 'ROWS',
+    out: 'DIR',
+  },
+  booleans: [],
+};
 
 export async function runRdkvBench(args: Args): Promise<number> {
   const shapeName = str(args, 'shape', 'llama-3.2-1b');

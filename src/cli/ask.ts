@@ -9,8 +9,14 @@ import { Engine } from '../engine/engine';
 import { DEFAULT_MODEL_DIR } from '../eval/node';
 import { documentQuestion } from '../model/document-prompt';
 import { nodeModelFiles } from '../model/model-files';
-import { type Args, num, str } from './args';
-import { cacheJson, policyArgs } from './cache-json';
+import { type Args, type CommandFlags, num, str } from './args';
+import { cacheJson, POLICY_FLAGS, policyArgs } from './cache-json';
+
+/** The options runAsk reads (the CLI rejects any other). */
+export const ASK_FLAGS: CommandFlags = {
+  values: { model: 'DIR', document: 'FILE', question: 'TEXT', 'max-tokens': 'N', ...POLICY_FLAGS },
+  booleans: ['json'],
+};
 
 export async function runAsk(args: Args): Promise<number> {
   const modelDir = str(args, 'model', DEFAULT_MODEL_DIR);

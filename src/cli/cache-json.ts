@@ -3,6 +3,9 @@ import type { CacheReport } from '../engine/cache-report';
 import type { Budget } from '../rdkv/budget';
 import { type Args, num } from './args';
 
+/** The options policyArgs reads (generate, ask and eval take them). */
+export const POLICY_FLAGS = { policy: 'full|rdkv|uniform|snapkv|streaming', budget: 'TOKENS|RETENTION|P%' } as const;
+
 const WIDTHS = [0, 2, 4, 8, 16] as const;
 
 function histogram(widths: Uint8Array, from: number, to: number): Record<string, number> {

@@ -1,8 +1,14 @@
 /** `generate`: load a model folder, prefill a prompt, generate, print text or one JSON object. */
 import { Engine } from '../engine/engine';
 import { nodeModelFiles } from '../model/model-files';
-import { type Args, num, str } from './args';
-import { cacheJson, policyArgs } from './cache-json';
+import { type Args, type CommandFlags, num, str } from './args';
+import { cacheJson, POLICY_FLAGS, policyArgs } from './cache-json';
+
+/** The options runGenerate reads (the CLI rejects any other). */
+export const GENERATE_FLAGS: CommandFlags = {
+  values: { model: 'DIR', prompt: 'TEXT', 'max-tokens': 'N', temperature: 'T', 'top-k': 'K', 'top-p': 'P', seed: 'S', ...POLICY_FLAGS },
+  booleans: ['greedy', 'json'],
+};
 
 export async function runGenerate(args: Args): Promise<number> {
   const modelDir = str(args, 'model');

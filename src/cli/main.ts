@@ -1,44 +1,34 @@
 /**
- * Node entry: `npm run cli -- <command> [flags]`.
- *   generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--temperature T --top-k K --top-p P --seed S] [--json]
- *   bench    (see bench/engine-bench.ts)
+ * Node entry: `npm run cli -- <command> [flags]`. The commands and the options each takes: commands.ts
+ * (`npm run cli -- <command> --help` lists them). An option a command does not take is an error.
  */
-import { parseArgs } from './args';
-import { runGenerate } from './generate';
-import { runVerify } from './verify';
-import { runBench } from '../../bench/engine-bench';
-import { runEval } from '../../bench/eval';
-import { runAsk } from './ask';
-import { runKernelBench } from '../../bench/kernel-bench';
-import { runRdkvBench } from '../../bench/rdkv-bench';
+import { closestName, parseArgs } from './args';
+import { commandHelp, COMMANDS } from './commands';
 
-const USAGE = `usage: npm run cli -- generate --model DIR --prompt TEXT --max-tokens N [--greedy] [--json]
-           [--policy full|rdkv|uniform|snapkv|streaming] [--budget B|F|P%]
-       npm run cli -- verify --fixture test/fixtures/llama-f32 [--kv f16|f32]
-       npm run cli -- bench [--shape llama-3.2-1b] [--contexts 1024,8192] [--dtype bf16]`;
+const USAGE = `usage: npm run cli -- <command> [options]   (npm run cli -- <command> --help: its options)
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(13)}${c.about}`)
+  .join('\n')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const args = parseArgs(rest, ['greedy', 'json', 'help', 'small']);
-  switch (command) {
-    case 'generate':
-      return runGenerate(args);
-    case 'verify':
-      return runVerify(args);
-    case 'rdkv-bench':
-      return runRdkvBench(args);
-    case 'kernel-bench':
-      return runKernelBench(args);
-    case 'bench':
-      return runBench(args);
-    case 'ask':
-      return runAsk(args);
-    case 'eval':
-      return runEval(args);
-    default:
-      console.error(USAGE);
-      return command === undefined || command === '--help' ? 0 : 2;
+  if (command === undefined || command === '--help') {
+    console.error(USAGE);
+    return 0;
   }
+  const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!cmd) {
+    const near = closestName(command, Object.keys(COMMANDS));
+    console.error(`error: unknown command '${command}'${near ? ` (did you mean ${near}?)` : ''}\n${USAGE}`);
+    return 2;
+  }
+  const args = parseArgs(rest, command, cmd.flags);
+  if (args.help === true) {
+    console.log(commandHelp(command));
+    return 0;
+  }
+  return cmd.run(args);
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,10 @@ import { readFile } from 'node:fs/promises';
 import { Engine } from '../engine/engine';
 import { nodeModelFiles } from '../model/model-files';
 import { worstFixtureError } from '../ref/logits';
-import { type Args, str } from './args';
+import { type Args, type CommandFlags, str } from './args';
+
+/** The options runVerify reads (the CLI rejects any other). */
+export const VERIFY_FLAGS: CommandFlags = { values: { fixture: 'DIR', kv: 'f16|f32' }, booleans: [] };
 
 export async function runVerify(args: Args): Promise<number> {
   const dir = str(args, 'fixture');
