@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import type { WeightDtype } from '../src/gpu/dtype';
-import { type Args, type CommandFlags, num, str } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str, oneOf } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
@@ -59,7 +59,7 @@ export async function runBench(args: Args): Promise<number> {
   const prefillReps = num(args, 'prefill-reps', 3);
   if (!(Number.isInteger(prefillReps) && prefillReps >= 1)) throw new Error(`--prefill-reps must be a positive integer, got ${prefillReps}`);
   const chunk = num(args, 'chunk', 512);
-  const kvF16 = str(args, 'kv', 'f16') === 'f16';
+  const kvF16 = oneOf(args, 'kv', ['f16', 'f32'], 'f16') === 'f16';
   const gpu: Gpu = await acquireGpu();
   console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
   const config = { ...shape, vocabSize: num(args, 'vocab', shape.vocabSize) };

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
-import { type Args, type CommandFlags, str } from '../src/cli/args';
+import { type Args, type CommandFlags, str, oneOf } from '../src/cli/args';
 import { createStorage } from '../src/gpu/kernel';
 import { createAttentionDecode, type AttentionDecode, type DecodeShape } from '../src/gpu/ops/attention-decode';
 import { createFillRandom } from '../src/gpu/ops/fill-random';
@@ -374,7 +374,7 @@ export async function runKernelBench(args: Args): Promise<number> {
   // 5. Decode step profile (skip with --profile false): Llama-3.2-1B with random bf16 weights, f16 cache, at two
   //    contexts. The whole step (timestamps, mean over steps) against each of its dispatch groups (one op kind
   //    for all layers, Transformer.decodeProfileGroups) repeated: per-group cost in the step's own buffers.
-  if (str(args, 'profile', 'true') !== 'false') {
+  if (oneOf(args, 'profile', ['true', 'false'], 'true') === 'true') {
     const config = SHAPES[small ? 'tiny' : 'llama-3.2-1b'];
     const weights = await randomWeights(gpu, config, 'bf16');
     const model = await Transformer.create(gpu, config, weights, { chunk: 256, kvF16: true });

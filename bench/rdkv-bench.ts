@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
-import { type Args, type CommandFlags, num, str } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str, oneOf } from '../src/cli/args';
 import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
@@ -83,7 +83,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const shapeName = str(args, 'shape', 'llama-3.2-1b');
   const config = SHAPES[shapeName];
   if (!config) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
-  const dtype = str(args, 'dtype', 'bf16') as WeightDtype;
+  const dtype: WeightDtype = oneOf(args, 'dtype', ['f32', 'f16', 'bf16'], 'bf16');
   const contexts = str(args, 'contexts', '1024,8192,32768,131008').split(',').map(Number);
   const B = num(args, 'budget', 1024);
   const decodeTokens = num(args, 'decode-tokens', 32);

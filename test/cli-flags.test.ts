@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closestName, editDistance, flagNames, parseArgs } from '../src/cli/args';
+import { closestName, editDistance, flagNames, oneOf, parseArgs } from '../src/cli/args';
 import { commandHelp, COMMANDS } from '../src/cli/commands';
 
 const names = Object.keys(COMMANDS);
@@ -91,6 +91,31 @@ describe('parseArgs', () => {
   });
 });
 
+describe('oneOf: a flag with a fixed set of values', () => {
+  const spec = { values: { kv: 'f16|f32' }, booleans: [] };
+  it('takes a listed value and falls back when the flag is absent', () => {
+    expect(oneOf(parseArgs(['--kv', 'f32'], 'verify', spec), 'kv', ['f16', 'f32'], 'f16')).toBe('f32');
+    expect(oneOf(parseArgs([], 'verify', spec), 'kv', ['f16', 'f32'], 'f16')).toBe('f16');
+  });
+  it('names the allowed values instead of quietly using the default', () => {
+    expect(() => oneOf(parseArgs(['--kv=bf16'], 'verify', spec), 'kv', ['f16', 'f32'], 'f16')).toThrow(
+      "--kv must be f16 or f32, got 'bf16'",
+    );
+    expect(() => oneOf(parseArgs(['--kv', 'fp8'], 'verify', spec), 'kv', ['f32', 'f16', 'bf16'], 'bf16')).toThrow(
+      "--kv must be f32, f16 or bf16, got 'fp8'",
+    );
+  });
+  it('is what the runners use for their fixed-value flags (verify --kv, bench --kv, rdkv-bench --dtype, kernel-bench --profile)', () => {
+    const uses: [string, string][] = [
+      ['src/cli/verify.ts', 'kv'],
+      ['bench/engine-bench.ts', 'kv'],
+      ['bench/rdkv-bench.ts', 'dtype'],
+      ['bench/kernel-bench.ts', 'profile'],
+    ];
+    for (const [file, flag] of uses) expect(readFileSync(file, 'utf8'), file).toContain(`oneOf(args, '${flag}'`);
+  });
+});
+
 describe('closest-name suggestion', () => {
   it('counts edits, a swap of neighbours as one', () => {
     expect(editDistance('from-itme', 'from-item')).toBe(1);
@@ -129,15 +154,15 @@ const RUNNERS: Record<string, string> = {
 /** Helpers a runner hands its args to, and the file each lives in (str and num read the name they are given). */
 const HELPERS: Record<string, string> = { policyArgs: 'src/cli/cache-json.ts' };
 
-/** Flags a file reads: str(args, 'x'), num(args, 'x'), args.x, args['x']; and the helpers it passes args to. */
+/** Flags a file reads: str/num/oneOf(args, 'x'), args.x, args['x']; and the helpers it passes args to. */
 function reads(file: string): { flags: Set<string>; helpers: Set<string> } {
   const src = readFileSync(file, 'utf8');
   const flags = new Set<string>();
-  for (const m of src.matchAll(/\b(?:str|num)\(args, '([^']+)'/g)) flags.add(m[1]);
+  for (const m of src.matchAll(/\b(?:str|num|oneOf)\(args, '([^']+)'/g)) flags.add(m[1]);
   for (const m of src.matchAll(/\bargs\.([A-Za-z_$][\w$]*)/g)) flags.add(m[1]);
   for (const m of src.matchAll(/\bargs\['([^']+)'\]/g)) flags.add(m[1]);
   const helpers = new Set<string>();
-  for (const m of src.matchAll(/\b(\w+)\(args\s*[,)]/g)) if (m[1] !== 'str' && m[1] !== 'num') helpers.add(m[1]);
+  for (const m of src.matchAll(/\b(\w+)\(args\s*[,)]/g)) if (!['str', 'num', 'oneOf'].includes(m[1])) helpers.add(m[1]);
   return { flags, helpers };
 }
 

@@ -116,3 +116,12 @@ export function num(args: Args, name: string, fallback?: number): number {
   if (typeof v !== 'string' || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${String(v)}'`);
   return n;
 }
+
+/** A string flag that must be one of `options` (the fallback when absent); anything else is an error naming them. */
+export function oneOf<T extends string>(args: Args, name: string, options: readonly T[], fallback: T): T {
+  const v = str(args, name, fallback);
+  if (!(options as readonly string[]).includes(v)) {
+    throw new Error(`--${name} must be ${options.slice(0, -1).join(', ')} or ${options[options.length - 1]}, got '${v}'`);
+  }
+  return v as T;
+}

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Engine } from '../engine/engine';
 import { nodeModelFiles } from '../model/model-files';
 import { worstFixtureError } from '../ref/logits';
-import { type Args, type CommandFlags, str } from './args';
+import { type Args, type CommandFlags, str, oneOf } from './args';
 
 /** The options runVerify reads (the CLI rejects any other). */
 export const VERIFY_FLAGS: CommandFlags = { values: { fixture: 'DIR', kv: 'f16|f32' }, booleans: [] };
@@ -20,7 +20,7 @@ export async function runVerify(args: Args): Promise<number> {
   };
   const bin = await readFile(`${dir}/logits.bin`);
   const ref = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
-  const kv = args.kv === 'f16' || args.kv === 'f32' ? args.kv : undefined;
+  const kv = args.kv === undefined ? undefined : oneOf(args, 'kv', ['f16', 'f32'], 'f16');
   const engine = await Engine.load(await nodeModelFiles(dir), { kvDtype: kv });
   const n = exp.greedyTokens.length;
   const r = await engine.generate(exp.promptIds, { maxTokens: n, eosIds: [], keepLogits: true, sampling: { greedy: true } });
