@@ -93,7 +93,11 @@ test('the embedded model answers a question from the document', async ({ page })
   await openApp(page, { embedded: true });
   await expect(page.locator('#model-status')).toHaveAttribute('data-loaded', 'true', { timeout: 300_000 });
   // The model is a long-document QA specialist: a fact and a question in the formats it was trained on.
-  await openDoc(page, `${SHORT_DOC} The special magic number for harbor is 5829301. The keeper rowed to the mainland on Sundays.`);
+  await openDoc(
+    page,
+    `${SHORT_DOC} The special magic number for harbor is 5829301. The keeper rowed to the mainland on Sundays. ` +
+      'The special magic number for lantern is 4170638. Fog came in from the sea most mornings.',
+  );
   await page.fill('#set-max-tokens', '16');
   await page.locator('#set-max-tokens').dispatchEvent('change');
   await page.fill('#question', 'What is the special magic number for harbor?');
@@ -101,6 +105,13 @@ test('the embedded model answers a question from the document', async ({ page })
   await expect(page.locator('.msg.assistant[data-stop]')).toHaveCount(1, { timeout: 300_000 });
   await expect(page.locator('.msg.assistant [data-testid="answer"]').last()).toContainText('5829301');
   await expect(page.locator('canvas[data-testid="v-heatmap"]')).toHaveAttribute('data-cols', /\d+/);
+  // A follow-up in the same chat: the app sends the bare question as a new user turn after the answer (the
+  // format of the multi-question training rows, tools/train/tasks.py make_session), and the answer must come
+  // from the document read for the first question.
+  await page.fill('#question', 'What is the special magic number for lantern?');
+  await page.click('#ask');
+  await expect(page.locator('.msg.assistant[data-stop]')).toHaveCount(2, { timeout: 300_000 });
+  await expect(page.locator('.msg.assistant [data-testid="answer"]').last()).toContainText('4170638');
   await shot(page, 'embedded-answer');
 });
 
