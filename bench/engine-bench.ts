@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import type { WeightDtype } from '../src/gpu/dtype';
-import { type Args, type CommandFlags, num, str, oneOf } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str, oneOf, intList } from '../src/cli/args';
 import { randomWeights, SHAPES, weightStats } from './random-model';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
@@ -54,7 +54,7 @@ export async function runBench(args: Args): Promise<number> {
   if (!shape) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
   const dtype = str(args, 'dtype', 'bf16') as WeightDtype;
   if (!['f32', 'f16', 'bf16'].includes(dtype)) throw new Error(`--dtype must be f32, f16 or bf16`);
-  const contexts = str(args, 'contexts', '1024,8192').split(',').map(Number);
+  const contexts = intList(args, 'contexts', [1024, 8192]);
   const decodeTokens = num(args, 'decode-tokens', 32);
   const prefillReps = num(args, 'prefill-reps', 3);
   if (!(Number.isInteger(prefillReps) && prefillReps >= 1)) throw new Error(`--prefill-reps must be a positive integer, got ${prefillReps}`);

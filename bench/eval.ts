@@ -17,7 +17,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Args, type CommandFlags, num, str } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str, intList, oneOfList } from '../src/cli/args';
 import { Engine } from '../src/engine/engine';
 import type { CachePolicy } from '../src/engine/cache-report';
 import { POLICY_FLAGS, policyArgs } from '../src/cli/cache-json';
@@ -189,9 +189,8 @@ export const EVAL_FLAGS: CommandFlags = {
 
 export async function runEval(args: Args): Promise<number> {
   const modelDir = str(args, 'model', DEFAULT_MODEL_DIR);
-  const lengths = str(args, 'lengths', LENGTHS.join(',')).split(',').map(Number);
-  const tasks = str(args, 'tasks', TASKS.join(',')).split(',') as TaskName[];
-  for (const t of tasks) if (!TASKS.includes(t)) throw new Error(`unknown task '${t}'; tasks: ${TASKS.join(', ')}`);
+  const lengths = intList(args, 'lengths', LENGTHS);
+  const tasks = oneOfList(args, 'tasks', TASKS, TASKS);
   const perCell = num(args, 'per-cell', 10);
   const fromItem = num(args, 'from-item', 0);
   if (!Number.isInteger(fromItem) || fromItem < 0) throw new Error(`--from-item must be a whole number, 0 or more; got ${String(args['from-item'])}`);

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
-import { type Args, type CommandFlags, num, str, oneOf } from '../src/cli/args';
+import { type Args, type CommandFlags, num, str, oneOf, intList, oneOfList } from '../src/cli/args';
 import type { CachePolicy } from '../src/engine/cache-report';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
@@ -84,26 +84,25 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const config = SHAPES[shapeName];
   if (!config) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
   const dtype: WeightDtype = oneOf(args, 'dtype', ['f32', 'f16', 'bf16'], 'bf16');
-  const contexts = str(args, 'contexts', '1024,8192,32768,131008').split(',').map(Number);
+  const contexts = intList(args, 'contexts', [1024, 8192, 32768, 131008]);
   const B = num(args, 'budget', 1024);
   const decodeTokens = num(args, 'decode-tokens', 32);
-  const longPolicies = str(args, 'long-policies', 'full,rdkv').split(',') as CachePolicy[];
-  const policies = str(args, 'policies', POLICIES.join(',')).split(',') as CachePolicy[];
+  const longPolicies = oneOfList(args, 'long-policies', POLICIES, ['full', 'rdkv']);
+  const policies = oneOfList(args, 'policies', POLICIES, POLICIES);
   // Contexts whose K/V are random values instead of a real prefill: decode speed at any length in
   // seconds (decode cost does not depend on the values); their peak memory is not a prefill's.
   // --sweep: also time the decode attention kernels over launch shapes (attention-sweep.ts) at these contexts
-  const sweepAt = new Set(str(args, 'sweep', '').split(',').filter(Boolean).map(Number));
+  const sweepAt = new Set(intList(args, 'sweep', []));
   // --sweep-kernels: which sweeps run there: full (full-cache kernel shapes), rdkv (RDKV launch shapes), vb
   // (RDKV value rows in flight and the max reduction at the engine's shape), probe (the RDKV kernel without its
   // scores / values: where its time goes), vec4 (the vec4 kernel's options against the general kernel)
-  const sweepKernels = new Set(str(args, 'sweep-kernels', 'full,rdkv,vb,probe').split(','));
-  for (const k of sweepKernels) if (!['full', 'rdkv', 'vb', 'probe', 'vec4'].includes(k)) throw new Error(`--sweep-kernels: unknown '${k}' (full, rdkv, vb, probe, vec4)`);
+  const sweepKernels = new Set(oneOfList(args, 'sweep-kernels', ['full', 'rdkv', 'vb', 'probe', 'vec4'], ['full', 'rdkv', 'vb', 'probe']));
   // --rdkv-kernel: the compressed layers' decode kernel (default: the engine's choice, rdkvDecodeKernel)
   const rdkvKernel = str(args, 'rdkv-kernel', 'auto');
   if (!['auto', 'vec4', 'general'].includes(rdkvKernel)) throw new Error(`--rdkv-kernel must be auto, vec4 or general, got '${rdkvKernel}'`);
   const decodeKernel = rdkvKernel === 'auto' ? undefined : (rdkvKernel as RdkvDecodeKernel);
   const sweep: SweepRow[] = [];
-  const synthetic = new Set(str(args, 'synthetic', '').split(',').filter(Boolean).map(Number));
+  const synthetic = new Set(intList(args, 'synthetic', []));
   const gpu = await acquireGpu();
   console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
   const weights = await randomWeights(gpu, config, dtype);

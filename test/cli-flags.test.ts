@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closestName, editDistance, flagNames, oneOf, parseArgs } from '../src/cli/args';
+import { closestName, editDistance, flagNames, intList, oneOf, oneOfList, parseArgs } from '../src/cli/args';
 import { commandHelp, COMMANDS } from '../src/cli/commands';
 
 const names = Object.keys(COMMANDS);
@@ -116,6 +116,23 @@ describe('oneOf: a flag with a fixed set of values', () => {
   });
 });
 
+describe('list flags', () => {
+  const spec = { values: { lengths: 'N,N,...', tasks: 'T,T,...' }, booleans: [] };
+  const parse = (...argv: string[]) => parseArgs(argv, 'eval', spec);
+  it('parse whole numbers and listed names, and fall back when absent', () => {
+    expect(intList(parse('--lengths', '4096,16384'), 'lengths', [4096])).toEqual([4096, 16384]);
+    expect(intList(parse(), 'lengths', [4096, 8192])).toEqual([4096, 8192]);
+    expect(oneOfList(parse('--tasks=vt,freq'), 'tasks', ['vt', 'freq', 'passkey'], ['passkey'])).toEqual(['vt', 'freq']);
+    expect(oneOfList(parse(), 'tasks', ['vt', 'freq'], ['freq'])).toEqual(['freq']);
+  });
+  it.each([['4k'], ['4096,'], ['0'], ['1.5'], ['-8']])('reject --lengths %s, naming the entry', (v) => {
+    expect(() => intList(parse(`--lengths=${v}`), 'lengths', [4096, 16384])).toThrow(/^--lengths: '.*' is not a whole number of tokens; .* e\.g\. 4096,16384$/);
+  });
+  it('reject an entry outside the set, listing the set', () => {
+    expect(() => oneOfList(parse('--tasks', 'vt,frq'), 'tasks', ['vt', 'freq'], ['vt'])).toThrow("--tasks: unknown 'frq'; choose from vt, freq");
+  });
+});
+
 describe('closest-name suggestion', () => {
   it('counts edits, a swap of neighbours as one', () => {
     expect(editDistance('from-itme', 'from-item')).toBe(1);
@@ -154,15 +171,15 @@ const RUNNERS: Record<string, string> = {
 /** Helpers a runner hands its args to, and the file each lives in (str and num read the name they are given). */
 const HELPERS: Record<string, string> = { policyArgs: 'src/cli/cache-json.ts' };
 
-/** Flags a file reads: str/num/oneOf(args, 'x'), args.x, args['x']; and the helpers it passes args to. */
+/** Flags a file reads: str/num/oneOf/intList/oneOfList(args, 'x'), args.x, args['x']; and the helpers it passes args to. */
 function reads(file: string): { flags: Set<string>; helpers: Set<string> } {
   const src = readFileSync(file, 'utf8');
   const flags = new Set<string>();
-  for (const m of src.matchAll(/\b(?:str|num|oneOf)\(args, '([^']+)'/g)) flags.add(m[1]);
+  for (const m of src.matchAll(/\b(?:str|num|oneOf|intList|oneOfList)\(args, '([^']+)'/g)) flags.add(m[1]);
   for (const m of src.matchAll(/\bargs\.([A-Za-z_$][\w$]*)/g)) flags.add(m[1]);
   for (const m of src.matchAll(/\bargs\['([^']+)'\]/g)) flags.add(m[1]);
   const helpers = new Set<string>();
-  for (const m of src.matchAll(/\b(\w+)\(args\s*[,)]/g)) if (!['str', 'num', 'oneOf'].includes(m[1])) helpers.add(m[1]);
+  for (const m of src.matchAll(/\b(\w+)\(args\s*[,)]/g)) if (!['str', 'num', 'oneOf', 'intList', 'oneOfList'].includes(m[1])) helpers.add(m[1]);
   return { flags, helpers };
 }
 

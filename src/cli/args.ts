@@ -125,3 +125,30 @@ export function oneOf<T extends string>(args: Args, name: string, options: reado
   }
   return v as T;
 }
+
+/** A comma-separated list of whole numbers (token counts), each at least 1; `fallback` when the flag is absent. */
+export function intList(args: Args, name: string, fallback: readonly number[]): number[] {
+  const v = args[name];
+  if (v === undefined) return [...fallback];
+  return str(args, name)
+    .split(',')
+    .map((s) => {
+      const n = Number(s);
+      if (s.trim() === '' || !Number.isInteger(n) || n < 1) {
+        throw new Error(`--${name}: '${s}' is not a whole number of tokens; give numbers separated by commas, e.g. ${fallback.join(',')}`);
+      }
+      return n;
+    });
+}
+
+/** A comma-separated list whose every entry is one of `options`; `fallback` when the flag is absent. */
+export function oneOfList<T extends string>(args: Args, name: string, options: readonly T[], fallback: readonly T[]): T[] {
+  const v = args[name];
+  if (v === undefined) return [...fallback];
+  return str(args, name)
+    .split(',')
+    .map((s) => {
+      if (!(options as readonly string[]).includes(s)) throw new Error(`--${name}: unknown '${s}'; choose from ${options.join(', ')}`);
+      return s as T;
+    });
+}
