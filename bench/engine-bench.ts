@@ -52,8 +52,7 @@ export async function runBench(args: Args): Promise<number> {
   const shapeName = str(args, 'shape', 'llama-3.2-1b');
   const shape = SHAPES[shapeName];
   if (!shape) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
-  const dtype = str(args, 'dtype', 'bf16') as WeightDtype;
-  if (!['f32', 'f16', 'bf16'].includes(dtype)) throw new Error(`--dtype must be f32, f16 or bf16`);
+  const dtype: WeightDtype = oneOf(args, 'dtype', ['f32', 'f16', 'bf16'], 'bf16');
   const contexts = intList(args, 'contexts', [1024, 8192]);
   const decodeTokens = num(args, 'decode-tokens', 32);
   const prefillReps = num(args, 'prefill-reps', 3);

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, type CommandFlags, num, str, oneOf, intList, oneOfList } from '../src/cli/args';
 import type { CachePolicy } from '../src/engine/cache-report';
+import { POLICIES } from '../src/rdkv/policies';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';
@@ -56,8 +57,6 @@ interface Row {
   bytesPerToken: number;
 }
 
-const POLICIES: CachePolicy[] = ['full', 'rdkv', 'uniform', 'snapkv', 'streaming'];
-
 /** The options runRdkvBench reads (the CLI rejects any other). */
 export const RDKV_BENCH_FLAGS: CommandFlags = {
   values: {
@@ -98,17 +97,15 @@ export async function runRdkvBench(args: Args): Promise<number> {
   // scores / values: where its time goes), vec4 (the vec4 kernel's options against the general kernel)
   const sweepKernels = new Set(oneOfList(args, 'sweep-kernels', ['full', 'rdkv', 'vb', 'probe', 'vec4'], ['full', 'rdkv', 'vb', 'probe']));
   // --rdkv-kernel: the compressed layers' decode kernel (default: the engine's choice, rdkvDecodeKernel)
-  const rdkvKernel = str(args, 'rdkv-kernel', 'auto');
-  if (!['auto', 'vec4', 'general'].includes(rdkvKernel)) throw new Error(`--rdkv-kernel must be auto, vec4 or general, got '${rdkvKernel}'`);
-  const decodeKernel = rdkvKernel === 'auto' ? undefined : (rdkvKernel as RdkvDecodeKernel);
+  const rdkvKernel = oneOf(args, 'rdkv-kernel', ['auto', 'vec4', 'general'], 'auto');
+  const decodeKernel: RdkvDecodeKernel | undefined = rdkvKernel === 'auto' ? undefined : rdkvKernel;
   const sweep: SweepRow[] = [];
   const synthetic = new Set(intList(args, 'synthetic', []));
   const gpu = await acquireGpu();
   console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
   const weights = await randomWeights(gpu, config, dtype);
   // --hidden f32 keeps a compressed prefill's hidden states in f32 (the engine's default for 16-bit weights: bf16).
-  const hidden = str(args, 'hidden', dtype === 'f32' ? 'f32' : 'bf16');
-  if (hidden !== 'f32' && hidden !== 'bf16') throw new Error(`--hidden must be f32 or bf16, got '${hidden}'`);
+  const hidden = oneOf(args, 'hidden', ['f32', 'bf16'], dtype === 'f32' ? 'f32' : 'bf16');
   const model = await Transformer.create(gpu, config, weights, { chunk: num(args, 'chunk', 512), kvF16: true, hiddenBf16: hidden === 'bf16' });
   const stats = weightStats(config, dtype);
   const random = rng(7);

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { closestName, editDistance, flagNames, intList, oneOf, oneOfList, parseArgs } from '../src/cli/args';
 import { commandHelp, COMMANDS } from '../src/cli/commands';
+import { POLICY_FLAGS, policyArgs } from '../src/cli/cache-json';
+import { POLICIES } from '../src/rdkv/policies';
 
 const names = Object.keys(COMMANDS);
 const declared = (cmd: string) => [...Object.keys(COMMANDS[cmd].flags.values), ...COMMANDS[cmd].flags.booleans];
@@ -128,8 +130,26 @@ describe('list flags', () => {
   it.each([['4k'], ['4096,'], ['0'], ['1.5'], ['-8']])('reject --lengths %s, naming the entry', (v) => {
     expect(() => intList(parse(`--lengths=${v}`), 'lengths', [4096, 16384])).toThrow(/^--lengths: '.*' is not a whole number of tokens; .* e\.g\. 4096,16384$/);
   });
+  it('show an example list when the flag has no default list', () => {
+    expect(() => intList(parse('--lengths=x'), 'lengths', [])).toThrow("--lengths: 'x' is not a whole number of tokens; give numbers separated by commas, e.g. 4096,16384");
+  });
   it('reject an entry outside the set, listing the set', () => {
     expect(() => oneOfList(parse('--tasks', 'vt,frq'), 'tasks', ['vt', 'freq'], ['vt'])).toThrow("--tasks: unknown 'frq'; choose from vt, freq");
+  });
+});
+
+describe('policyArgs', () => {
+  const parse = (...argv: string[]) => parseArgs(argv, 'ask', { values: POLICY_FLAGS, booleans: [] });
+  it('takes each engine policy and a budget in tokens, as a retention or a percentage', () => {
+    expect(POLICIES.map((p) => policyArgs(parse('--policy', p)).policy)).toEqual([...POLICIES]);
+    expect(policyArgs(parse())).toEqual({ policy: 'full' });
+    expect(policyArgs(parse('--policy', 'rdkv', '--budget', '1024.7'))).toEqual({ policy: 'rdkv', budget: { tokens: 1024 } });
+    expect(policyArgs(parse('--policy', 'rdkv', '--budget', '0.05'))).toEqual({ policy: 'rdkv', budget: { retention: 0.05 } });
+    expect(policyArgs(parse('--policy', 'rdkv', '--budget', '5%'))).toEqual({ policy: 'rdkv', budget: { retention: 0.05 } });
+  });
+  it('names the policies when given another, and rejects a budget that is not positive', () => {
+    expect(() => policyArgs(parse('--policy', 'h2o'))).toThrow("--policy must be full, rdkv, uniform, snapkv or streaming, got 'h2o'");
+    expect(() => policyArgs(parse('--budget', '0'))).toThrow('--budget must be positive, got 0');
   });
 });
 

@@ -126,6 +126,9 @@ export function oneOf<T extends string>(args: Args, name: string, options: reado
   return v as T;
 }
 
+/** The example an intList error shows when the flag has no default list. */
+const TOKEN_LIST_EXAMPLE = [4096, 16384];
+
 /** A comma-separated list of whole numbers (token counts), each at least 1; `fallback` when the flag is absent. */
 export function intList(args: Args, name: string, fallback: readonly number[]): number[] {
   const v = args[name];
@@ -135,7 +138,7 @@ export function intList(args: Args, name: string, fallback: readonly number[]): 
     .map((s) => {
       const n = Number(s);
       if (s.trim() === '' || !Number.isInteger(n) || n < 1) {
-        throw new Error(`--${name}: '${s}' is not a whole number of tokens; give numbers separated by commas, e.g. ${fallback.join(',')}`);
+        throw new Error(`--${name}: '${s}' is not a whole number of tokens; give numbers separated by commas, e.g. ${(fallback.length ? fallback : TOKEN_LIST_EXAMPLE).join(',')}`);
       }
       return n;
     });

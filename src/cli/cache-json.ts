@@ -1,10 +1,11 @@
 /** The `cache` object of the CLI's JSON output: bytes and per-layer width histograms of a CacheReport. */
 import type { CacheReport } from '../engine/cache-report';
 import type { Budget } from '../rdkv/budget';
-import { type Args, num } from './args';
+import { POLICIES } from '../rdkv/policies';
+import { type Args, num, oneOf } from './args';
 
 /** The options policyArgs reads (generate, ask and eval take them). */
-export const POLICY_FLAGS = { policy: 'full|rdkv|uniform|snapkv|streaming', budget: 'TOKENS|RETENTION|P%' } as const;
+export const POLICY_FLAGS = { policy: POLICIES.join('|'), budget: 'TOKENS|RETENTION|P%' } as const;
 
 const WIDTHS = [0, 2, 4, 8, 16] as const;
 
@@ -36,10 +37,7 @@ export function cacheJson(r: CacheReport) {
 
 /** --policy and --budget (tokens per KV head, or a retention like 0.1 or 10%). */
 export function policyArgs(args: Args): { policy: CacheReport['policy']; budget?: Budget } {
-  const policy = (typeof args.policy === 'string' ? args.policy : 'full') as CacheReport['policy'];
-  if (!['full', 'rdkv', 'uniform', 'snapkv', 'streaming'].includes(policy)) {
-    throw new Error(`--policy must be one of full, rdkv, uniform, snapkv, streaming; got '${policy}'`);
-  }
+  const policy = oneOf(args, 'policy', POLICIES, 'full');
   const b = args.budget;
   if (b === undefined) return { policy };
   if (typeof b === 'string' && b.endsWith('%')) return { policy, budget: { retention: Number(b.slice(0, -1)) / 100 } };
