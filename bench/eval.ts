@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Args, type CommandFlags, num, str, intList, oneOfList } from '../src/cli/args';
 import { Engine } from '../src/engine/engine';
-import type { CachePolicy } from '../src/engine/cache-report';
+import type { Policy } from '../src/rdkv/policy-names';
 import { POLICY_FLAGS, policyArgs } from '../src/cli/cache-json';
 import { documentQuestion } from '../src/model/document-prompt';
 import { nodeModelFiles } from '../src/model/model-files';
@@ -286,7 +286,7 @@ async function evalItem(
   engine: Engine,
   hay: string,
   item: TaskItem,
-  policy: CachePolicy,
+  policy: Policy,
   budget: ReturnType<typeof policyArgs>['budget'],
   log: boolean,
   ref: ReferenceItem | undefined,

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, type CommandFlags, num, str, oneOf, intList, oneOfList } from '../src/cli/args';
-import type { CachePolicy } from '../src/engine/cache-report';
+import type { Policy } from '../src/rdkv/policy-names';
 import { POLICIES } from '../src/rdkv/policies';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
@@ -42,7 +42,7 @@ async function timeDecodeParts(gpu: Gpu, model: Transformer, nLayers: number) {
 
 interface Row {
   context: number;
-  policy: CachePolicy;
+  policy: Policy;
   prefill: 'real' | 'synthetic';
   prefillMs: number;
   decodeMsPerToken: number;

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine';
 import type { Gpu } from '../src/gpu/device';
 import { nodeModelFiles } from '../src/model/model-files';
-import type { CachePolicy } from '../src/engine/cache-report';
+import type { Policy } from '../src/rdkv/policy-names';
 import type { Budget } from '../src/rdkv/budget';
 import { requireGpu } from './gpu';
 
@@ -32,7 +32,7 @@ describe('KV cache export and import', () => {
     prompt = [ea.tokenizer.bosId!, ...ea.encode(text.slice(0, 4000), false).slice(0, 160)];
   });
 
-  const cases: { name: string; policy?: CachePolicy; budget?: Budget; f16?: boolean }[] = [
+  const cases: { name: string; policy?: Policy; budget?: Budget; f16?: boolean }[] = [
     { name: 'full cache' },
     { name: "policy 'rdkv', B = 24", policy: 'rdkv', budget: { tokens: 24 } },
     { name: 'full cache, f16', f16: true },

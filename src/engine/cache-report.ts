@@ -2,12 +2,11 @@
  * What compression did, for the page and the CLI: per (layer, KV head) the width of every prompt token's
  * V and of every K channel, bytes before/after (metadata included), retention, predicted distortion.
  */
+import type { Policy } from '../rdkv/policy-names';
 import type { LayerReport } from '../rdkv/report';
 
-export type CachePolicy = 'full' | 'rdkv' | 'uniform' | 'snapkv' | 'streaming';
-
 export interface CacheReport {
-  policy: CachePolicy;
+  policy: Policy;
   nLayers: number;
   nKvHeads: number;
   /** Prompt tokens covered by the report. */
@@ -31,7 +30,7 @@ export interface CacheReport {
   budgetTokens?: number;
 }
 
-export function buildCacheReport(policy: CachePolicy, layers: readonly LayerReport[], T: number, headDim: number): CacheReport {
+export function buildCacheReport(policy: Policy, layers: readonly LayerReport[], T: number, headDim: number): CacheReport {
   const nLayers = layers.length;
   const nKvHeads = layers[0]?.heads.length ?? 0;
   const vWidths = new Uint8Array(nLayers * nKvHeads * T);

@@ -13,7 +13,8 @@ import { uploadWeights, type GpuWeights, type UploadProgress } from '../model/up
 import type { CompressOptions } from '../kv/rdkv-layer';
 import type { Budget } from '../rdkv/budget';
 import { CacheStateError, tokensHash } from '../kv/cache-state';
-import { buildCacheReport, fullCacheReport, type CacheReport, type CachePolicy } from './cache-report';
+import { buildCacheReport, fullCacheReport, type CacheReport } from './cache-report';
+import type { Policy } from '../rdkv/policy-names';
 import { isGreedy, Sampler, type SamplingOptions } from './sampler';
 
 export interface LoadOptions {
@@ -43,7 +44,7 @@ export interface GenerateOptions {
   /** Append to the current context instead of starting a new one. */
   continueContext?: boolean;
   /** KV cache policy after prefill (default 'full'); ignored when continuing a context. */
-  policy?: CachePolicy;
+  policy?: Policy;
   /** B tokens per (layer, KV head), or a retention fraction of the full cache; default B = 1024. */
   budget?: Budget;
   /** Allocation details (zero-point mode, ε table, scoring form...). */
@@ -77,7 +78,7 @@ export class Engine {
   private pending: number | undefined;
   private report: CacheReport | null = null;
   /** What the report was built from (policy, prompt length), saved with the cache to rebuild it. */
-  private reportSource: { policy: CachePolicy; T: number } | null = null;
+  private reportSource: { policy: Policy; T: number } | null = null;
   /**
    * The context ids: every id fed to the cache, then `pending` when there is one. Null when unknown (a
    * prefill or generation that threw).
@@ -239,7 +240,7 @@ export class Engine {
     };
   }
 
-  private buildReport(policy: CachePolicy, T: number): CacheReport {
+  private buildReport(policy: Policy, T: number): CacheReport {
     const c = this.config;
     const layers = this.forward.compressedLayers();
     if (!layers) return { ...fullCacheReport(c.nLayers, c.nKvHeads, T, c.headDim), policy };
@@ -273,7 +274,7 @@ export class Engine {
     const tokens = Array.from(s.tokens ?? []);
     const bad = tokens.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
     if (bad !== undefined) throw new RangeError(`cannot restore the KV cache: token id ${bad} is outside the vocabulary (size ${vocab})`);
-    let saved: { pending: number | null; report: { policy: CachePolicy; T: number } | null } | undefined;
+    let saved: { pending: number | null; report: { policy: Policy; T: number } | null } | undefined;
     const fail = (why: string): never => {
       throw new CacheStateError(`cannot restore the KV cache: ${why}`);
     };
@@ -285,7 +286,7 @@ export class Engine {
         const pending = e.pending === null ? null : Number(e.pending);
         if (pending !== null && tokens[tokens.length - 1] !== pending) fail('the pending token is not the last context id');
         if (tokens.length !== length + (pending === null ? 0 : 1)) fail(`${tokens.length} ids for a cache of ${length} tokens`);
-        const report = e.report as { policy: CachePolicy; T: number } | null;
+        const report = e.report as { policy: Policy; T: number } | null;
         saved = { pending, report: report && typeof report === 'object' ? { policy: report.policy, T: report.T } : null };
       });
     } catch (e) {

@@ -32,8 +32,9 @@ import { EPS_K_DEFAULT, EPS_V_DEFAULT, epsOf } from './epsilon';
 import { planLayout, type HeadLayout } from './layout';
 import type { ZeroPoint } from './quantize';
 
-export type Policy = 'full' | 'rdkv' | 'uniform' | 'snapkv' | 'streaming';
-export const POLICIES: readonly Policy[] = ['full', 'rdkv', 'uniform', 'snapkv', 'streaming'];
+import type { Policy } from './policy-names';
+
+export { POLICIES, type Policy } from './policy-names';
 
 export interface EpsilonPair {
   v: readonly number[];

@@ -17,8 +17,8 @@ export type ModelSource =
   | { kind: 'stored'; id: string };
 
 /** KV cache policy after prefill (rdkv.md §6 for the baselines). */
-export type Policy = 'full' | 'rdkv' | 'uniform' | 'snapkv' | 'streaming';
-export const POLICIES: readonly Policy[] = ['full', 'rdkv', 'uniform', 'snapkv', 'streaming'];
+export { POLICIES, type Policy } from '../rdkv/policy-names';
+import type { Policy } from '../rdkv/policy-names';
 
 /** B FP16-equivalent tokens per (layer, KV head), or a retention fraction of the full cache (B = f·T). */
 export type BudgetSetting = { tokens: number } | { retention: number };
