@@ -54,14 +54,14 @@ export async function runBench(args: Args): Promise<number> {
   if (!shape) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
   const dtype: WeightDtype = oneOf(args, 'dtype', ['f32', 'f16', 'bf16'], 'bf16');
   const contexts = intList(args, 'contexts', [1024, 8192]);
-  const decodeTokens = num(args, 'decode-tokens', 32);
-  const prefillReps = num(args, 'prefill-reps', 3);
+  const decodeTokens = num(args, 'decode-tokens', 32, { integer: true, min: 1 });
+  const prefillReps = num(args, 'prefill-reps', 3, { integer: true, min: 1 });
   if (!(Number.isInteger(prefillReps) && prefillReps >= 1)) throw new Error(`--prefill-reps must be a positive integer, got ${prefillReps}`);
-  const chunk = num(args, 'chunk', 512);
+  const chunk = num(args, 'chunk', 512, { integer: true, min: 1 });
   const kvF16 = oneOf(args, 'kv', ['f16', 'f32'], 'f16') === 'f16';
   const gpu: Gpu = await acquireGpu();
   console.error(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`);
-  const config = { ...shape, vocabSize: num(args, 'vocab', shape.vocabSize) };
+  const config = { ...shape, vocabSize: num(args, 'vocab', shape.vocabSize, { integer: true, min: 1 }) };
   const weights = await randomWeights(gpu, config, dtype);
   const model = await Transformer.create(gpu, config, weights, { chunk, kvF16 });
   const stats = weightStats(config, dtype);

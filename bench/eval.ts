@@ -191,13 +191,13 @@ export async function runEval(args: Args): Promise<number> {
   const modelDir = str(args, 'model', DEFAULT_MODEL_DIR);
   const lengths = intList(args, 'lengths', LENGTHS);
   const tasks = oneOfList(args, 'tasks', TASKS, TASKS);
-  const perCell = num(args, 'per-cell', 10);
-  const fromItem = num(args, 'from-item', 0);
+  const perCell = num(args, 'per-cell', 10, { integer: true, min: 1 });
+  const fromItem = num(args, 'from-item', 0, { integer: true, min: 0 });
   if (!Number.isInteger(fromItem) || fromItem < 0) throw new Error(`--from-item must be a whole number, 0 or more; got ${String(args['from-item'])}`);
   if ((typeof args.suite !== 'string' || args['per-cell'] !== undefined) && fromItem >= perCell) {
     throw new Error(`--from-item ${fromItem} leaves no item below --per-cell ${perCell} (items are numbered from 0 in each cell)`);
   }
-  const seconds = num(args, 'seconds', Infinity);
+  const seconds = num(args, 'seconds', Infinity, { min: 0 });
   const hay = loadHaystack();
   const files = await nodeModelFiles(modelDir);
   const refFile = typeof args.reference === 'string' ? args.reference : undefined;
@@ -209,9 +209,9 @@ export async function runEval(args: Args): Promise<number> {
     suite = JSON.parse(readFileSync(args.suite, 'utf8')) as Suite;
     suite.items = selectItems(suite.items, { lengths, tasks, perCell: args['per-cell'] === undefined ? undefined : perCell, fromItem });
   } else if (ref) {
-    suite = { version: 1, seed: refDoc?.seed ?? num(args, 'seed', 20240917), items: referenceItems(ref) };
+    suite = { version: 1, seed: refDoc?.seed ?? num(args, 'seed', 20240917, { integer: true, min: 0 }), items: referenceItems(ref) };
   } else {
-    const seed = num(args, 'seed', 20240917);
+    const seed = num(args, 'seed', 20240917, { integer: true, min: 0 });
     suite = generateSuite(hay, { seed, lengths, tasks, perCell, countTokens: await promptCounter(files) });
     suite.items = selectItems(suite.items, { lengths, tasks, fromItem });
   }

@@ -84,8 +84,8 @@ export async function runRdkvBench(args: Args): Promise<number> {
   if (!config) throw new Error(`unknown --shape '${shapeName}'; known: ${Object.keys(SHAPES).join(', ')}`);
   const dtype: WeightDtype = oneOf(args, 'dtype', ['f32', 'f16', 'bf16'], 'bf16');
   const contexts = intList(args, 'contexts', [1024, 8192, 32768, 131008]);
-  const B = num(args, 'budget', 1024);
-  const decodeTokens = num(args, 'decode-tokens', 32);
+  const B = num(args, 'budget', 1024, { integer: true, min: 1 });
+  const decodeTokens = num(args, 'decode-tokens', 32, { integer: true, min: 1 });
   const longPolicies = oneOfList(args, 'long-policies', POLICIES, ['full', 'rdkv']);
   const policies = oneOfList(args, 'policies', POLICIES, POLICIES);
   // Contexts whose K/V are random values instead of a real prefill: decode speed at any length in
@@ -106,7 +106,7 @@ export async function runRdkvBench(args: Args): Promise<number> {
   const weights = await randomWeights(gpu, config, dtype);
   // --hidden f32 keeps a compressed prefill's hidden states in f32 (the engine's default for 16-bit weights: bf16).
   const hidden = oneOf(args, 'hidden', ['f32', 'bf16'], dtype === 'f32' ? 'f32' : 'bf16');
-  const model = await Transformer.create(gpu, config, weights, { chunk: num(args, 'chunk', 512), kvF16: true, hiddenBf16: hidden === 'bf16' });
+  const model = await Transformer.create(gpu, config, weights, { chunk: num(args, 'chunk', 512, { integer: true, min: 1 }), kvF16: true, hiddenBf16: hidden === 'bf16' });
   const stats = weightStats(config, dtype);
   const random = rng(7);
   const rows: Row[] = [];

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closestName, editDistance, flagNames, intList, oneOf, oneOfList, parseArgs } from '../src/cli/args';
+import { closestName, editDistance, flagNames, intList, num, oneOf, oneOfList, parseArgs, type Args } from '../src/cli/args';
 import { commandHelp, COMMANDS } from '../src/cli/commands';
 import { POLICY_FLAGS, policyArgs } from '../src/cli/cache-json';
 import { POLICIES } from '../src/rdkv/policies';
@@ -150,6 +150,28 @@ describe('policyArgs', () => {
   it('names the policies when given another, and rejects a budget that is not positive', () => {
     expect(() => policyArgs(parse('--policy', 'h2o'))).toThrow("--policy must be full, rdkv, uniform, snapkv or streaming, got 'h2o'");
     expect(() => policyArgs(parse('--budget', '0'))).toThrow('--budget must be positive, got 0');
+  });
+  it('rejects a percentage that is not one, or outside (0%, 100%], instead of a NaN retention', () => {
+    for (const b of ['x%', '%', '0%', '150%', '-5%']) {
+      expect(() => policyArgs(parse('--policy', 'rdkv', '--budget', b))).toThrow(`--budget as a percentage must be above 0% and at most 100%, got '${b}'`);
+    }
+    expect(policyArgs(parse('--policy', 'rdkv', '--budget', '100%'))).toEqual({ policy: 'rdkv', budget: { retention: 1 } });
+  });
+});
+
+describe('num with a range', () => {
+  const args = (v: string): Args => ({ _: [], n: v });
+  it('returns values inside the range and the fallback when absent', () => {
+    expect(num(args('3'), 'n', 1, { integer: true, min: 1 })).toBe(3);
+    expect(num(args('0.5'), 'n', 1, { min: 0, max: 1 })).toBe(0.5);
+    expect(num({ _: [] }, 'n', 7, { integer: true, min: 1 })).toBe(7);
+  });
+  it('names the option, the rule and the value when outside it', () => {
+    expect(() => num({ _: [], chunk: '0' }, 'chunk', 512, { integer: true, min: 1 })).toThrow("--chunk must be a whole number >= 1, got '0'");
+    expect(() => num({ _: [], 'per-cell': '2.5' }, 'per-cell', 10, { integer: true, min: 1 })).toThrow("--per-cell must be a whole number >= 1, got '2.5'");
+    expect(() => num({ _: [], 'top-p': '1.5' }, 'top-p', 1, { min: 0, max: 1 })).toThrow("--top-p must be a number from 0 to 1, got '1.5'");
+    expect(() => num({ _: [], temperature: '-1' }, 'temperature', 0, { min: 0 })).toThrow("--temperature must be a number >= 0, got '-1'");
+    expect(() => num({ _: [], seed: ' ' }, 'seed', 0, { integer: true, min: 0 })).toThrow("--seed must be a number, got ' '");
   });
 });
 

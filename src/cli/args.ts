@@ -106,14 +106,29 @@ export function str(args: Args, name: string, fallback?: string): string {
   throw new Error(`--${name} is required`);
 }
 
-export function num(args: Args, name: string, fallback?: number): number {
+/** What a number option may be: a whole number, and its bounds (inclusive). */
+export interface NumRange {
+  integer?: boolean;
+  min?: number;
+  max?: number;
+}
+
+/** A number option; with `range`, a value outside it is an error that names the option, the rule and the value. */
+export function num(args: Args, name: string, fallback?: number, range: NumRange = {}): number {
   const v = args[name];
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
     throw new Error(`--${name} is required`);
   }
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${String(v)}'`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${String(v)}'`);
+  const { integer = false, min, max } = range;
+  const ok = (!integer || Number.isInteger(n)) && (min === undefined || n >= min) && (max === undefined || n <= max);
+  if (!ok) {
+    const kind = integer ? 'a whole number' : 'a number';
+    const bounds = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
+    throw new Error(`--${name} must be ${kind}${bounds}, got '${v}'`);
+  }
   return n;
 }
 

@@ -36,7 +36,7 @@ export async function runAsk(args: Args): Promise<number> {
   const engine = await Engine.load(await nodeModelFiles(modelDir));
   const ids = engine.encode(engine.renderChat([{ role: 'user', content: documentQuestion(document, question) }]));
   const result = await engine.generate(ids, {
-    maxTokens: num(args, 'max-tokens', 64),
+    maxTokens: num(args, 'max-tokens', 64, { integer: true, min: 1 }),
     sampling: { greedy: true },
     policy,
     ...(budget !== undefined ? { budget } : {}),

@@ -40,7 +40,11 @@ export function policyArgs(args: Args): { policy: CacheReport['policy']; budget?
   const policy = oneOf(args, 'policy', POLICIES, 'full');
   const b = args.budget;
   if (b === undefined) return { policy };
-  if (typeof b === 'string' && b.endsWith('%')) return { policy, budget: { retention: Number(b.slice(0, -1)) / 100 } };
+  if (typeof b === 'string' && b.endsWith('%')) {
+    const pct = Number(b.slice(0, -1));
+    if (b.slice(0, -1).trim() === '' || !(pct > 0 && pct <= 100)) throw new Error(`--budget as a percentage must be above 0% and at most 100%, got '${b}'`);
+    return { policy, budget: { retention: pct / 100 } };
+  }
   const n = num(args, 'budget');
   if (!(n > 0)) throw new Error(`--budget must be positive, got ${String(b)}`);
   return { policy, budget: n < 1 ? { retention: n } : { tokens: Math.floor(n) } };

@@ -13,7 +13,7 @@ export const GENERATE_FLAGS: CommandFlags = {
 export async function runGenerate(args: Args): Promise<number> {
   const modelDir = str(args, 'model');
   const prompt = str(args, 'prompt', '');
-  const maxTokens = num(args, 'max-tokens', 64);
+  const maxTokens = num(args, 'max-tokens', 64, { integer: true, min: 1 });
   const json = args.json === true;
   const engine = await Engine.load(await nodeModelFiles(modelDir));
   const ids = engine.encode(prompt, true);
@@ -25,10 +25,10 @@ export async function runGenerate(args: Args): Promise<number> {
     sampling: args.greedy
       ? { greedy: true }
       : {
-          temperature: num(args, 'temperature', engine.generation.temperature ?? 0),
-          topK: num(args, 'top-k', engine.generation.topK ?? 0),
-          topP: num(args, 'top-p', engine.generation.topP ?? 1),
-          seed: num(args, 'seed', 0),
+          temperature: num(args, 'temperature', engine.generation.temperature ?? 0, { min: 0 }),
+          topK: num(args, 'top-k', engine.generation.topK ?? 0, { integer: true, min: 0 }),
+          topP: num(args, 'top-p', engine.generation.topP ?? 1, { min: 0, max: 1 }),
+          seed: num(args, 'seed', 0, { integer: true, min: 0 }),
         },
     onToken: json ? undefined : (_id, delta) => process.stdout.write(delta),
   });
