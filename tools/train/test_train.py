@@ -10,6 +10,7 @@
 * the list tasks' wide variant (recipe 'lists3') and the standard ranges;
 * made-up key words (recipe 'lists4');
 * model_card.py's Training section for a chain of runs and its engine paragraphs;
+* average.py's weighted average of two models and its refusals;
 * eval_tf.py's teacher-forced scoring against greedy decoding, the greedy decoding of its misses, its batching
   and summary.
 """
@@ -91,6 +92,52 @@ class InitHfRoundTrip(unittest.TestCase):
             E.train_config(dict(hf, tie_word_embeddings=False))
         with self.assertRaises(ValueError):
             E.train_config(dict(hf, rope_parameters={'rope_type': 'yarn', 'rope_theta': 1e6}))
+
+
+class Average(unittest.TestCase):
+    """average.py: the weighted average of two models of one shape, and its refusals."""
+
+    def models(self, seed_a=1, seed_b=2, config='tiny'):
+        import average as A
+        c = dict(TR.CONFIGS[config])
+        torch.manual_seed(seed_a)
+        a = TR.LM(c)
+        torch.manual_seed(seed_b)
+        b = TR.LM(c)
+        return A, c, a.state_dict(), b.state_dict()
+
+    def test_weights(self):
+        A, c, sa, sb = self.models()
+        for w, want in ((0.0, sa), (1.0, sb)):
+            got = A.average_states(c, sa, c, sb, w)
+            self.assertTrue(all(torch.equal(got[k], want[k]) for k in sa), w)
+        mid = A.average_states(c, sa, c, sb, 0.25)
+        for k in sa:
+            torch.testing.assert_close(mid[k], 0.75 * sa[k] + 0.25 * sb[k], rtol=0, atol=1e-6)
+        self.assertTrue(any(not torch.equal(mid[k], sa[k]) for k in sa))
+
+    def test_checkpoint_loads_into_train_py(self):
+        A, c, sa, sb = self.models()
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, sd in (('a.pt', sa), ('b.pt', sb)):
+                torch.save({'model': sd, 'config': c}, os.path.join(tmp, name))
+            ca, la = A.load_any(os.path.join(tmp, 'a.pt'))
+            cb, lb = A.load_any(os.path.join(tmp, 'b.pt'))
+            model = TR.LM(ca)
+            model.load_state_dict(A.average_states(ca, la, cb, lb, 0.5))
+            ids = torch.tensor([[1, 5, 100, 2000, 37]])
+            with torch.no_grad():
+                self.assertTrue(torch.isfinite(model(ids)).all())
+
+    def test_refusals(self):
+        A, c, sa, sb = self.models()
+        with self.assertRaisesRegex(ValueError, 'from 0 to 1'):
+            A.average_states(c, sa, c, sb, 1.5)
+        _, cd, _, sd = self.models(config='default')
+        with self.assertRaisesRegex(ValueError, r"different models: config differs in \['d', 'ffn', 'head_dim', 'layers'\]"):
+            A.average_states(c, sa, cd, sd, 0.5)
+        with self.assertRaisesRegex(ValueError, 'different parameters'):
+            A.average_states(c, sa, c, {k: v for k, v in sb.items() if k != 'norm'}, 0.5)
 
 
 class Recipes(unittest.TestCase):
