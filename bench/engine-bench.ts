@@ -56,7 +56,6 @@ export async function runBench(args: Args): Promise<number> {
   const contexts = intList(args, 'contexts', [1024, 8192]);
   const decodeTokens = num(args, 'decode-tokens', 32, { integer: true, min: 1 });
   const prefillReps = num(args, 'prefill-reps', 3, { integer: true, min: 1 });
-  if (!(Number.isInteger(prefillReps) && prefillReps >= 1)) throw new Error(`--prefill-reps must be a positive integer, got ${prefillReps}`);
   const chunk = num(args, 'chunk', 512, { integer: true, min: 1 });
   const kvF16 = oneOf(args, 'kv', ['f16', 'f32'], 'f16') === 'f16';
   const gpu: Gpu = await acquireGpu();

@@ -7,8 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { acquireGpu, type Gpu } from '../src/gpu/device';
 import { type Args, type CommandFlags, num, str, oneOf, intList, oneOfList } from '../src/cli/args';
-import type { Policy } from '../src/rdkv/policy-names';
-import { POLICIES } from '../src/rdkv/policies';
+import { POLICIES, type Policy } from '../src/rdkv/policy-names';
 import type { WeightDtype } from '../src/gpu/dtype';
 import { Transformer } from '../src/model/forward';
 import { rng } from '../src/ref/random';

@@ -1,7 +1,7 @@
 /** The `cache` object of the CLI's JSON output: bytes and per-layer width histograms of a CacheReport. */
 import type { CacheReport } from '../engine/cache-report';
 import type { Budget } from '../rdkv/budget';
-import { POLICIES } from '../rdkv/policies';
+import { POLICIES } from '../rdkv/policy-names';
 import { type Args, num, oneOf } from './args';
 
 /** The options policyArgs reads (generate, ask and eval take them). */
