@@ -20,10 +20,7 @@ import export as E  # noqa: E402
 
 def load_any(path):
     """(train.py config, fp32 state dict) of a checkpoint (.pt) or an exported folder."""
-    if path.endswith('.pt'):
-        ck = torch.load(path, map_location='cpu')
-        return ck['config'], {k: v.float() for k, v in ck['model'].items()}
-    return E.load_hf(path)
+    return E.load_ckpt(path) if path.endswith('.pt') else E.load_hf(path)
 
 
 def average_states(ca, sa, cb, sb, weight, names=('A', 'B')):

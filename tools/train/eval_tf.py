@@ -36,11 +36,7 @@ import train as TR  # noqa: E402
 
 def load_model(model_dir=None, ckpt=None):
     """A train.py LM (fp32 weights) from an exported folder or a train.py checkpoint."""
-    if ckpt:
-        ck = torch.load(ckpt, map_location='cpu')
-        c, sd = ck['config'], ck['model']
-    else:
-        c, sd = E.load_hf(model_dir)
+    c, sd = E.load_ckpt(ckpt) if ckpt else E.load_hf(model_dir)
     model = TR.LM(c)
     model.load_state_dict(sd)
     return model.eval()

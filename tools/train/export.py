@@ -58,6 +58,12 @@ def train_config(hf):
                 ffn=hf['intermediate_size'], rope_theta=float(theta), max_pos=hf['max_position_embeddings'])
 
 
+def load_ckpt(path):
+    """(config, fp32 state dict) of a train.py checkpoint ({'model', 'config'})."""
+    ck = torch.load(path, map_location='cpu')
+    return ck['config'], {k: v.float() for k, v in ck['model'].items()}
+
+
 def load_hf(folder):
     """(config, fp32 state dict in train.py names) of an exported folder (single or sharded safetensors)."""
     from safetensors.torch import load_file

@@ -22,10 +22,10 @@ rendered chat prompt. Loss: mean next-token loss on document text + mean loss on
                                            more 16K-32K rows (the shipped weights' last two runs)
   ... --init-hf public/models/default --curriculum long2 (or long2q)
                                            'lists4' weighted to 64K/128K (long2q: plus chat rows asking 2-4
-                                           questions about one document; the shipped weights' last run)
+                                           questions about one document; the shipped weights' last run, session 9)
   ... --init-hf public/models/default --curriculum long3
                                            'long2q' with the 512-4K rows of 'lists4' back and the word task
-                                           weighted up (written in session 9, not yet run)
+                                           weighted up (run 1 in session 10: 4K-32K up, 128K down; not shipped)
   ... --init-hf public/models/default --grow-layers 11 --curriculum grow
                                            depth growth: 8 -> 11 layers (grow_plan: copies of layers 1, 4, 6
                                            after their originals, o/down zeroed: the same function at step 0),
@@ -148,7 +148,7 @@ LISTS3_CURRICULUM = [
 LISTS4_CURRICULUM = [
     (0.00, {512: 0.1, 1024: 0.1, 2048: 0.08, 4096: 0.12, 8192: 0.12, 16384: 0.18, 32768: 0.15, 65536: 0.06, 131072: 0.09}),
 ]
-# Seventh and eighth recipes (written in session 8, not yet run), for 128K, the goal still missed (engine 66%, teacher
+# Seventh and eighth recipes (written in session 8; 'long2q' run 1 shipped in session 9, 'long2' never run), for 128K, the goal still missed (engine 66%, teacher
 # forced 74%: variable tracking 41%, multi-value 50%, multi-query 55% there, against 90-100% at 4K-16K). A 128K
 # batch is one example and costs ~636 ms (8x a 4K batch of 32 examples), so 'lists4' gave 128K ~212 examples a run.
 # 'long2': 'lists4' with the batches moved to 64K/128K (34% of the batches, ~69% of the step time: ~350 128K
@@ -164,7 +164,7 @@ LONG2_CURRICULUM = [
 ]
 LONG2_TASK_WEIGHTS = dict(LISTS2_TASK_WEIGHTS, niah_multikey=0.9, vt=1.8)
 FOLLOWUP = {'share': 0.5, 'min_len': 32768, 'questions': (2, 4)}
-# Ninth recipe (written in session 9, not yet run), to continue from the 'long2q' run 1 weights (shipped in session 9:
+# Ninth recipe (written in session 9; run 1 in session 10, teacher forced 4K-32K 95.5, 128K 81.2: not shipped), to continue from the 'long2q' run 1 weights (shipped in session 9:
 # teacher forced 128K 74 -> 88, but 4K-32K 95.5 -> 94.4, the word task misspelling its answer again at 4K, 100 -> 82).
 # 'long2q' with the 512-4K share of 'lists4' back (0.40 of the batches, against 0.30) and the word task weighted up;
 # 128K keeps 15% of the batches (~44% of the step time by session 9's ms per step: ~290 examples, against 352 in
