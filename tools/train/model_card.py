@@ -2,9 +2,10 @@
 
   python tools/train/model_card.py --model public/models/default --train-log OUT/train_log.json \
       --eval OUT/eval_hf.json [--tf-eval OUT/tf_eval.json] [--engine-eval bench/results/eval-engine-....json] \
-      [--device-seconds N]
+      [--device-seconds N] [--average W]
   (--train-log and --device-seconds repeat for runs that followed one another, oldest first; --engine-eval
-  repeats for evaluations split by length)
+  repeats for evaluations split by length; --average W: the folder holds tools/train/average.py's
+  (1 - W) x (the weights the last run started from) + W x (the last run's weights), not the last run's own)
 """
 import argparse
 import json
@@ -85,6 +86,18 @@ def training_text(logs, device_seconds):
     return '\n\n'.join(parts)
 
 
+def average_text(w, last_log):
+    """The paragraph that closes the Training section when the folder is a weight average of the last run's
+    start and end (tools/train/average.py), not the last run's own export."""
+    if not 0 < w < 1:
+        raise SystemExit(f'--average {w}: the share of the last run\'s weights must be above 0 and below 1')
+    if not last_log.get('init_hf'):
+        raise SystemExit("--average: the last --train-log is a run from scratch; an average needs the weights it started from")
+    return (f"The weights here are not that last run's own: they are the average {1 - w:g} x (the weights it started from) + "
+            f"{w:g} x (the weights it ended with),\nparameter by parameter in fp32 (tools/train/average.py), exported to bf16 "
+            f"(tools/train/export.py). The average itself trains nothing and took seconds on a CPU.")
+
+
 # Measured with the engine (npm run eval -- --lengths L --per-cell N --policy P --budget B), not by this script:
 # kept in the card's limits until a run measures it again.
 COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses retrieval first. At 16K (21 suite items, `npm run eval -- --lengths
@@ -116,6 +129,7 @@ def engine_text(ee):
             f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
             f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
             f"```\n{S.table(ee['items'])}\n```\n"
+            + (f"{ee['note'][0].upper()}{ee['note'][1:]}.\n" if ee.get('note') else '')
             + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
                if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
 
@@ -129,6 +143,8 @@ def main():
     ap.add_argument('--tf-eval', default=None, help="eval_tf.py's JSON for the last run (teacher-forced, optional)")
     ap.add_argument('--engine-eval', action='append', help='bench/results JSON of npm run eval (optional; repeat for several)')
     ap.add_argument('--device-seconds', type=float, action='append', help='device time of each run, in --train-log order')
+    ap.add_argument('--average', type=float, default=None,
+                    help="the folder is (1 - W) x the last run's start + W x its end (tools/train/average.py), W this value")
     a = ap.parse_args()
     logs = [json.load(open(f)) for f in a.train_log]
     tl = logs[-1]
@@ -137,6 +153,8 @@ def main():
     size = sum(os.path.getsize(os.path.join(a.model, f)) for f in os.listdir(a.model) if f.endswith('.safetensors'))
     n_items = len(ev.get('items', []))
     training = training_text(logs, a.device_seconds)
+    if a.average is not None:
+        training += '\n\n' + average_text(a.average, tl)
     suite = ''
     if n_items:
         suite = (f"\nThe seeded question suite, transformers {ev.get('transformers')} on {ev.get('device')}, {n_items} items:\n\n"
@@ -163,6 +181,10 @@ def main():
                "answer token for token; stricter than exact match, and bf16)")
         tf = (f"\nA larger sample, {how}, the suite's items {te.get('from_index', 0)}-29 of each cell, {te['items']} items "
               f"on {te['device']}:\n\n```\n{te['table']}\n```\n")
+    parity = ''
+    if 'parity_argmax_agree' in ev:
+        parity = (f"\nExported weights match the training code (max |logit difference| {ev['parity_max_abs_logit_diff']:.3g}\n"
+                  f"from bf16 rounding; argmax agreement {ev['parity_argmax_agree']:.3f}).\n")
     card = f"""---
 license: other
 language: en
@@ -208,10 +230,7 @@ text): **{ev.get('heldout_ppl', float('nan')):.2f}**.
 The seeded question suite of `npm run eval` (src/eval/tasks.ts: other seeds, key words disjoint from
 training's, held-out haystack; the sentence and question formats are the training ones), exact match,
 full cache, greedy.
-{engine}{suite}{tf}
-Exported weights match the training code (max |logit difference| {ev.get('parity_max_abs_logit_diff', float('nan')):.3g}
-from bf16 rounding; argmax agreement {ev.get('parity_argmax_agree', float('nan')):.3f}).
-
+{engine}{suite}{tf}{parity}
 ## Limits
 * Trained for minutes on synthetic retrieval tasks: it answers questions in the trained formats and
   generalises poorly to other phrasings; free-form answers are not to be trusted.

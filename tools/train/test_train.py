@@ -437,6 +437,15 @@ class ModelCard(unittest.TestCase):
         self.assertEqual(text.count("harder 'wide' variant"), 1)  # only the run that had it
         self.assertIn('about 10 minutes', text)
 
+    def test_average_paragraph(self):
+        import model_card as MC
+        text = MC.average_text(0.3, self.log(init_hf='x'))
+        self.assertIn('0.7 x (the weights it started from) + 0.3 x (the weights it ended with)', text)
+        with self.assertRaises(SystemExit):
+            MC.average_text(1.0, self.log(init_hf='x'))
+        with self.assertRaises(SystemExit):  # a run from scratch started from no weights
+            MC.average_text(0.3, self.log())
+
     def test_engine_paragraphs(self):
         import model_card as MC
         items = [dict(task='vt', length=4096, correct=True), dict(task='vt', length=4096, correct=False)]
