@@ -95,7 +95,7 @@ def average_text(w, last_log):
         raise SystemExit("--average: the last --train-log is a run from scratch; an average needs the weights it started from")
     return (f"The weights here are not that last run's own: they are the average {1 - w:g} x (the weights it started from) + "
             f"{w:g} x (the weights it ended with),\nparameter by parameter in fp32 (tools/train/average.py), exported to bf16 "
-            f"(tools/train/export.py). The average itself trains nothing and took seconds on a CPU.")
+            f"(tools/train/export.py). The average itself trains nothing (seconds of compute).")
 
 
 # Measured with the engine (npm run eval -- --lengths L --per-cell N --policy P --budget B), not by this script:
