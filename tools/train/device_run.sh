@@ -35,20 +35,15 @@ say() { echo "[device_run +$(elapsed)s] $*" | tee -a "$OUT/train.log"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/train.log"
 python3 -c "import torch, importlib.metadata as m; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', m.version('transformers'), 'tokenizers', m.version('tokenizers'))" 2>&1 | tee -a "$OUT/train.log"
 
-TF_SUITE=${TF_SUITE:-.train-data/suite30.json}
+# TF_SUITE, TF_FROM and tf_eval (the teacher-forced check): tools/train/tf_eval.sh
+source tools/train/tf_eval.sh
 # transformers' greedy answers (eval_hf.json) on HF_SUITE's items, for the engine's `--reference`. With
 # HF_SUITE=.train-data/suite30.json EVAL_ARGS="--lengths 4096,16384 --per-cell 4" they are items the engine
 # check on suite30 runs anyway, so the agreement costs the engine nothing extra.
 HF_SUITE=${HF_SUITE:-.train-data/suite.json}
-TF_FROM=${TF_FROM:-8}
-tf_eval() {  # tf_eval MODEL_DIR OUT_JSON LABEL
-  [ -f "$TF_SUITE" ] || { say "no $TF_SUITE: no teacher-forced evaluation"; return 0; }
-  python3 tools/train/eval_tf.py --model "$1" --suite "$TF_SUITE" --from-index "$TF_FROM" --out "$2" --label "$3" \
-    2>&1 | grep -v '^[0-9]*: [0-9]* rows' | tee -a "$OUT/train.log"
-}
 if [ -n "$BASELINE_TF" ]; then
   say "teacher-forced baseline: $BASELINE_TF"
-  tf_eval "$BASELINE_TF" "$OUT/tf_baseline.json" "baseline $BASELINE_TF"
+  tf_eval "$BASELINE_TF" "$OUT/tf_baseline.json" "baseline $BASELINE_TF" "$OUT/train.log"
 fi
 
 STOP_AT=$(( START + DEADLINE - EVAL_RESERVE ))
@@ -72,7 +67,7 @@ tar czf "$OUT/model.tgz" -C /tmp model
 (cd "$RUN" && split -b 15M ckpt.pt "$OUT/ckpt.pt.part-")
 
 say 'teacher-forced evaluation of the exported model'
-tf_eval /tmp/model "$OUT/tf_eval.json" "trained: $TRAIN_ARGS"
+tf_eval /tmp/model "$OUT/tf_eval.json" "trained: $TRAIN_ARGS" "$OUT/train.log"
 
 LEFT=$(( DEADLINE - $(elapsed) ))
 SUITE_SECONDS=$(( LEFT - 30 ))  # the evaluation's start-up, parity and perplexity take ~20 s on an H200

@@ -129,7 +129,7 @@ def engine_text(ee):
             f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
             f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
             f"```\n{S.table(ee['items'])}\n```\n"
-            + (f"{ee['note'][0].upper()}{ee['note'][1:]}.\n" if ee.get('note') else '')
+            + (f"{ee['note']}\n" if ee.get('note') else '')
             + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
                if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
 

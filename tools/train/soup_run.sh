@@ -17,8 +17,7 @@ OUT=${OUT:-/tmp/out}
 A=${SOUP_A:-public/models/default}
 B=${SOUP_B:?SOUP_B: the exported folder to average with $A}
 WEIGHTS=${SOUP_WEIGHTS:-0.3 0.5 0.7}
-TF_SUITE=${TF_SUITE:-.train-data/suite30.json}
-TF_FROM=${TF_FROM:-8}
+source tools/train/tf_eval.sh  # TF_SUITE, TF_FROM, tf_eval
 TOKENIZER=${TOKENIZER:-$A/tokenizer.json}
 mkdir -p "$OUT"
 say() { echo "[soup_run +$(( $(date +%s) - START ))s] $*" | tee -a "$OUT/soup.log"; }
@@ -32,8 +31,7 @@ for w in $WEIGHTS; do
   python3 tools/train/average.py --a "$A" --b "$B" --weight "$w" --out "$dir/ckpt.pt" 2>&1 | tee -a "$OUT/soup.log" || exit 1
   python3 tools/train/export.py --ckpt "$dir/ckpt.pt" --tokenizer "$TOKENIZER" --out "$dir/model" 2>&1 | tee -a "$OUT/soup.log" || exit 1
   (cd "$dir/model" && sha256sum ./*.safetensors) | tee -a "$OUT/soup.log"
-  python3 tools/train/eval_tf.py --model "$dir/model" --suite "$TF_SUITE" --from-index "$TF_FROM" --out "$OUT/tf_soup-$w.json" \
-    --label "soup: (1 - $w) x $A + $w x $B" 2>&1 | grep -v '^[0-9]*: [0-9]* rows' | tee -a "$OUT/soup.log"
+  tf_eval "$dir/model" "$OUT/tf_soup-$w.json" "soup: (1 - $w) x $A + $w x $B" "$OUT/soup.log"
   tar czf "$OUT/model-$w.tgz" -C "$dir" model
 done
 say done

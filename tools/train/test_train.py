@@ -456,7 +456,7 @@ class ModelCard(unittest.TestCase):
         self.assertIn('50', text)
         self.assertIn('`npm run eval -- --per-cell 6', MC.engine_text(dict(ee, suite=None, perCell=6)))
         self.assertIn('--per-cell 14 --from-item 8 --lengths', MC.engine_text(dict(ee, perCell=14, fromItem=8)))
-        self.assertIn('```\nTwo calls merged.\n', MC.engine_text(dict(ee, note='two calls merged')))
+        self.assertIn('```\nTwo calls merged.\n', MC.engine_text(dict(ee, note='Two calls merged.')))
 
 
 class Grow(unittest.TestCase):
