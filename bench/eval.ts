@@ -162,7 +162,7 @@ export function agreementText(a: Agreement, label = 'reference'): string {
   return lines.join('\n');
 }
 
-function writeJson(file: string, value: unknown): void {
+export function writeJson(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 1));
   renameSync(`${file}.tmp`, file);

@@ -19,8 +19,8 @@ const declared = (cmd: string) => [...Object.keys(COMMANDS[cmd].flags.values), .
 const parse = (cmd: string, ...argv: string[]) => parseArgs(argv, cmd, COMMANDS[cmd].flags);
 
 describe('the commands', () => {
-  it('are the seven of main.ts, each with its own options', () => {
-    expect([...names].sort()).toEqual(['ask', 'bench', 'eval', 'generate', 'kernel-bench', 'rdkv-bench', 'verify']);
+  it('are the eight of main.ts, each with its own options', () => {
+    expect([...names].sort()).toEqual(['ask', 'bench', 'eval', 'eval-merge', 'generate', 'kernel-bench', 'rdkv-bench', 'verify']);
     expect(declared('eval')).toEqual(expect.arrayContaining(['from-item', 'per-cell', 'policy', 'budget', 'suite', 'json']));
     expect(declared('kernel-bench').sort()).toEqual(['out', 'profile', 'small']);
     for (const cmd of names) {
@@ -206,6 +206,7 @@ const RUNNERS: Record<string, string> = {
   verify: 'src/cli/verify.ts',
   ask: 'src/cli/ask.ts',
   eval: 'bench/eval.ts',
+  'eval-merge': 'bench/eval-merge.ts',
   bench: 'bench/engine-bench.ts',
   'rdkv-bench': 'bench/rdkv-bench.ts',
   'kernel-bench': 'bench/kernel-bench.ts',

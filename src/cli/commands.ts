@@ -8,6 +8,7 @@ import { GENERATE_FLAGS, runGenerate } from './generate';
 import { runVerify, VERIFY_FLAGS } from './verify';
 import { BENCH_FLAGS, runBench } from '../../bench/engine-bench';
 import { EVAL_FLAGS, runEval } from '../../bench/eval';
+import { EVAL_MERGE_FLAGS, runEvalMerge } from '../../bench/eval-merge';
 import { KERNEL_BENCH_FLAGS, runKernelBench } from '../../bench/kernel-bench';
 import { RDKV_BENCH_FLAGS, runRdkvBench } from '../../bench/rdkv-bench';
 
@@ -26,6 +27,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   bench: { flags: BENCH_FLAGS, run: runBench, about: 'engine prefill and decode speed with random weights (bench/engine-bench.ts)' },
   ask: { flags: ASK_FLAGS, run: runAsk, about: 'answer a question about a document (src/cli/ask.ts)' },
   eval: { flags: EVAL_FLAGS, run: runEval, about: 'the seeded long-document question suite (bench/eval.ts)' },
+  'eval-merge': { flags: EVAL_MERGE_FLAGS, run: runEvalMerge, about: 'one result from several eval calls of one model, policy and suite (bench/eval-merge.ts)' },
 };
 
 /** `--help` of one command: what it does and every option it takes. */

@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite as S  # noqa: E402
+from tasks import TASKS  # noqa: E402
 
 SOURCES = """| file | source package (version) | what | licence |
 | --- | --- | --- | --- |
@@ -100,12 +101,13 @@ def average_text(w, last_log):
 
 # Measured with the engine (npm run eval -- --lengths L --per-cell N --policy P --budget B), not by this script:
 # kept in the card's limits until a run measures it again.
-COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses retrieval first. At 16K (21 suite items, `npm run eval -- --lengths
-  16384 --per-cell 3 --policy rdkv --budget B`, H100, the weights shipped in session 8): full cache 95%, RDKV at B = 512 /
-  1024 / 2048 tokens per KV head (3 / 6 / 12.5% of the cache) 19 / 52 / 67%. At 128K (the weights before session 6's
-  runs, not measured again) RDKV at the app's default B = 1024 (0.8% of the cache) answered 1 of 7 suite items and 2
-  of 7 at B = 8192 (full cache: 77%); it finds the needle but drifts on the last digits of a number. Give long
-  documents more budget, or the full cache where it fits (rdkv-web bench/NOTES.md, sessions 4 and 8).
+COMPRESSION_LIMIT = """* Under heavy KV-cache compression it loses retrieval first. At 16K (42 suite items: items 0-5 of each task, `npm run
+  eval -- --suite suite30.json --lengths 16384 --per-cell 6 --policy rdkv --budget B`, H100): full cache 95%, RDKV at B =
+  512 / 1024 / 2048 tokens per KV head (3 / 6 / 12.5% of the cache) 26 / 40 / 67%. At 128K (items 0-1 of each task)
+  RDKV at B = 8192 (6.4% of the cache) answered 11 of 14 (full cache 12 of 14; uniform 2-bit quantization, 14.5% of
+  the cache, 8 of 14), and at the app's default B = 1024 (0.8% of the cache) 1 of 7. It finds the needle but drifts
+  on the last digits of a number (6300332 -> 6300096). Give long documents more budget, or the full cache where it
+  fits (rdkv-web bench/NOTES.md, session 12).
 """
 
 
@@ -124,14 +126,35 @@ def engine_text(ee):
     for r in ee['items']:
         per[r['length']] = per.get(r['length'], 0) + 1
     suite = f" --suite {os.path.basename(ee['suite'])}" if ee.get('suite') else ''
-    first = f" --from-item {ee['fromItem']}" if ee.get('fromItem') else ''
-    return (f"\nWith this project's WebGPU engine (`npm run eval --{suite} --per-cell {ee.get('perCell')}{first} --lengths "
-            f"{','.join(str(L) for L in ee['lengths'])}`, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
+
+    def flags(c):
+        first = f" --from-item {c['fromItem']}" if c.get('fromItem') else ''
+        tasks = f" --tasks {','.join(c['tasks'])}" if c.get('tasks') and set(TASKS) - set(c['tasks']) else ''
+        return f"--per-cell {c.get('perCell')}{first} --lengths {','.join(str(L) for L in c['lengths'])}{tasks}"
+    if ee.get('merged'):  # bench/eval-merge.ts: one result from several calls
+        calls = '; '.join(f"`{flags(c)}` ({c['itemsRun']} items)" for c in ee['merged'])
+        command = f"`npm run eval --{suite}` in {len(ee['merged'])} calls merged by `npm run cli -- eval-merge`: {calls}"
+    else:
+        command = f"`npm run eval --{suite} {flags(ee)}`"
+    return (f"\nWith this project's WebGPU engine ({command}, adapter {ee['adapter'].get('description') or ee['adapter'].get('vendor')}, "
             f"{len(ee['items'])} items, {', '.join(f'{int(L) // 1024}K {n}' for L, n in sorted(per.items()))}):\n\n"
             f"```\n{S.table(ee['items'])}\n```\n"
             + (f"{ee['note']}\n" if ee.get('note') else '')
+            + ''.join(f"{os.path.basename(c['file'])}: {c['note']}\n" for c in ee.get('merged') or [] if c.get('note'))
             + (f"The same greedy answer as transformers on {ee['agreement']['sameAnswer']} of {ee['agreement']['compared']} items.\n"
                if ee.get('agreement') else 'No transformers answers were compared with these engine answers (no `--reference`).\n'))
+
+
+def tf_engine_agreement(tf_records, engine_items):
+    """One line: on how many items both scored the teacher-forced check and the engine gave the same verdict."""
+    tf = {r['id']: bool(r['correct']) for r in tf_records}
+    shared = [r for r in engine_items if r['id'] in tf]
+    if not shared:
+        return ''
+    same = sum(tf[r['id']] == bool(r['correct']) for r in shared)
+    lengths = ', '.join(f'{L // 1024}K' for L in sorted({int(r['length']) for r in shared}))
+    return (f"On the {len(shared)} items both scored ({lengths}), this check and the engine above gave the same verdict on "
+            f"{same}.\n")
 
 
 def main():
@@ -181,6 +204,7 @@ def main():
                "answer token for token; stricter than exact match, and bf16)")
         tf = (f"\nA larger sample, {how}, the suite's items {te.get('from_index', 0)}-29 of each cell, {te['items']} items "
               f"on {te['device']}:\n\n```\n{te['table']}\n```\n")
+        tf += tf_engine_agreement(te.get('records', []), engine_items)
     parity = ''
     if 'parity_argmax_agree' in ev:
         parity = (f"\nExported weights match the training code (max |logit difference| {ev['parity_max_abs_logit_diff']:.3g}\n"

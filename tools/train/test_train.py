@@ -457,6 +457,22 @@ class ModelCard(unittest.TestCase):
         self.assertIn('`npm run eval -- --per-cell 6', MC.engine_text(dict(ee, suite=None, perCell=6)))
         self.assertIn('--per-cell 14 --from-item 8 --lengths', MC.engine_text(dict(ee, perCell=14, fromItem=8)))
         self.assertIn('```\nTwo calls merged.\n', MC.engine_text(dict(ee, note='Two calls merged.')))
+        calls = [dict(file='r/a.json', perCell=30, fromItem=0, lengths=[131072], tasks=list(MC.TASKS), itemsRun=12, note='Cut at 100 s.'),
+                 dict(file='b.json', perCell=2, fromItem=1, lengths=[131072], tasks=['vt', 'freq'], itemsRun=2)]
+        merged = MC.engine_text(dict(ee, perCell=None, fromItem=None, merged=calls, note='Filled the gaps.'))
+        self.assertIn('`npm run eval -- --suite suite30.json` in 2 calls merged by `npm run cli -- eval-merge`: '
+                      '`--per-cell 30 --lengths 131072` (12 items); `--per-cell 2 --from-item 1 --lengths 131072 --tasks vt,freq` (2 items)',
+                      merged)
+        self.assertIn('```\nFilled the gaps.\na.json: Cut at 100 s.\n', merged)
+
+    def test_tf_engine_agreement(self):
+        import model_card as MC
+        tf = [dict(id='vt-4096-0', correct=True), dict(id='vt-131072-0', correct=False), dict(id='vt-131072-1', correct=True)]
+        eng = [dict(id='vt-4096-0', length=4096, correct=True), dict(id='vt-131072-0', length=131072, correct=True),
+               dict(id='freq-4096-0', length=4096, correct=True)]
+        self.assertEqual(MC.tf_engine_agreement(tf, eng),
+                         'On the 2 items both scored (4K, 128K), this check and the engine above gave the same verdict on 1.\n')
+        self.assertEqual(MC.tf_engine_agreement(tf, []), '')
 
 
 class Grow(unittest.TestCase):
