@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { type Args, type CommandFlags, str } from '../src/cli/args';
 import { TASKS, type TaskName } from '../src/eval/tasks';
-import { accuracyTable, type Agreement, agreementText, type EvalRecord, writeJson } from './eval';
+import { accuracyTable, type Agreement, agreementText, type EvalRecord, itemIndex, lengthsOf, writeJson } from './eval';
 
 /** One call's part of a merged result. */
 export interface MergedCall {
@@ -78,8 +78,6 @@ export function readResult(file: string): EvalResult {
   return d as EvalResult;
 }
 
-const itemNumber = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
-
 /** The calls an input stands for: its own, or the ones it was merged from. */
 function callsOf(file: string, r: EvalResult): MergedCall[] {
   if (r.merged?.length) return r.merged;
@@ -87,7 +85,7 @@ function callsOf(file: string, r: EvalResult): MergedCall[] {
     file,
     perCell: r.perCell ?? null,
     fromItem: r.fromItem ?? null,
-    lengths: r.lengths ?? [...new Set(r.items.map((it) => it.length))].sort((a, b) => a - b),
+    lengths: r.lengths ?? lengthsOf(r.items),
     tasks: r.tasks ?? [],
     itemsRun: r.items.length,
     seconds: r.seconds ?? 0,
@@ -154,9 +152,9 @@ export function mergeResults(inputs: readonly { file: string; result: EvalResult
     }
   }
   const taskRank = (t: string) => TASKS.indexOf(t as TaskName);
-  const items = [...byId.values()].map((x) => x.rec).sort((a, b) => a.length - b.length || taskRank(a.task) - taskRank(b.task) || itemNumber(a.id) - itemNumber(b.id));
+  const items = [...byId.values()].map((x) => x.rec).sort((a, b) => a.length - b.length || taskRank(a.task) - taskRank(b.task) || itemIndex(a) - itemIndex(b));
   const table = accuracyTable(items);
-  const lengths = [...new Set(items.map((r) => r.length))].sort((a, b) => a - b);
+  const lengths = lengthsOf(items);
   const merged = inputs.flatMap(({ file, result }) => callsOf(file, result));
   const notes = [note, ...inputs.map((i) => (i.result.merged?.length ? i.result.note : undefined))].filter((n): n is string => !!n);
   const { agreement, reference, why } = mergeAgreements(inputs);
@@ -198,9 +196,9 @@ export function coverage(items: readonly Pick<EvalRecord, 'id' | 'task' | 'lengt
     return out.join(', ');
   };
   const lines: string[] = [];
-  for (const L of [...new Set(items.map((r) => r.length))].sort((a, b) => a - b)) {
+  for (const L of lengthsOf(items)) {
     const at = items.filter((r) => r.length === L);
-    const per = TASKS.filter((t) => at.some((r) => r.task === t)).map((t) => [t, ranges(at.filter((r) => r.task === t).map((r) => itemNumber(r.id)).sort((a, b) => a - b))] as const);
+    const per = TASKS.filter((t) => at.some((r) => r.task === t)).map((t) => [t, ranges(at.filter((r) => r.task === t).map(itemIndex).sort((a, b) => a - b))] as const);
     const same = per.every(([, r]) => r === per[0][1]);
     lines.push(`${L / 1024}K: ${at.length} items, ` + (same ? `items ${per[0][1]} of each task` : per.map(([t, r]) => `${t} ${r}`).join('; ')));
   }

@@ -39,8 +39,13 @@ export interface EvalRecord {
   decodeMs: number;
 }
 
+/** The distinct lengths of some items, ascending. */
+export function lengthsOf(items: readonly Pick<EvalRecord, 'length'>[]): number[] {
+  return [...new Set(items.map((r) => r.length))].sort((a, b) => a - b);
+}
+
 export function accuracyTable(records: readonly Pick<EvalRecord, 'task' | 'length' | 'correct'>[]): { text: string; cells: Record<string, Record<number, number>>; average: Record<number, number> } {
-  const lengths = [...new Set(records.map((r) => r.length))].sort((a, b) => a - b);
+  const lengths = lengthsOf(records);
   const tasks = TASKS.filter((t) => records.some((r) => r.task === t));
   const cells: Record<string, Record<number, number>> = {};
   const average: Record<number, number> = {};
@@ -83,7 +88,7 @@ export interface Agreement {
 }
 
 /** The item's number within its cell (`task-length-n`). */
-const itemIndex = (it: Pick<TaskItem, 'id'>) => Number(it.id.slice(it.id.lastIndexOf('-') + 1));
+export const itemIndex = (it: Pick<TaskItem, 'id'>) => Number(it.id.slice(it.id.lastIndexOf('-') + 1));
 
 /**
  * The items of the asked lengths and tasks whose number in their cell is in [fromItem, perCell) (perCell
